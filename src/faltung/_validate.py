@@ -1,0 +1,230 @@
+"""Every argument check in faltung lives here.
+
+Errors say which argument was wrong, what it was, and what is allowed:
+TypeError for a wrong kind of object or dtype, ValueError for a wrong value.
+Nothing here modifies the caller's arrays.
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+import os
+
+import numpy as np
+
+from . import _boundary
+
+MODES = ("full", "same", "valid")
+METHODS = ("auto", "direct", "fft")
+
+
+def _describe(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"array of shape {value.shape} and dtype {value.dtype}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def array(value, name: str) -> np.ndarray:
+    """An input image or kernel as an ndarray with a numeric dtype.
+
+    The array is not copied; callers must not write to it.
+    """
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be a numeric array, got {_describe(value)}")
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as exc:  # ragged nested sequences
+        raise ValueError(f"{name} could not be read as an array: {exc}") from None
+    kind = arr.dtype.kind
+    if kind == "b":
+        raise TypeError(f"{name} has dtype bool; allowed are integer, float and complex "
+                        f"dtypes (cast with {name}.astype(np.uint8) if you mean 0/1)")
+    if kind not in "iufc":
+        raise TypeError(f"{name} has dtype {arr.dtype}; allowed are integer, float and "
+                        "complex dtypes")
+    if arr.dtype in (np.dtype(np.longdouble), np.dtype(np.clongdouble)) and \
+            arr.dtype.itemsize > 8 + 8 * (kind == "c"):
+        raise TypeError(f"{name} has dtype {arr.dtype}; extended precision is not supported, "
+                        "use float64 or complex128")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}); both inputs need at least "
+                         "one element")
+    return arr
+
+
+def ndim_at_least(arr: np.ndarray, name: str, ndim: int = 2) -> None:
+    if arr.ndim < ndim:
+        raise ValueError(f"{name} must have at least {ndim} dimensions (..., H, W), "
+                         f"got shape {arr.shape}")
+
+
+def mode(value) -> str:
+    if not isinstance(value, str) or value not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}, "
+                         f"got {_describe(value)}")
+    return value
+
+
+def method(value) -> str:
+    if not isinstance(value, str) or value not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, "
+                         f"got {_describe(value)}")
+    return value
+
+
+def boundary(value, family: str = "signal") -> str:
+    kind = _boundary.canonical(value, family) if isinstance(value, str) else None
+    if kind is None:
+        allowed = ", ".join(_boundary.names(family))
+        raise ValueError(f"boundary must be one of: {allowed}; got {_describe(value)}")
+    return kind
+
+
+def scalar(value, name: str):
+    """A Python or numpy scalar (a one-element array is accepted, as scipy does)."""
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, numbers.Number):
+        return value
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be a real or complex scalar, got {_describe(value)}")
+    arr = np.asarray(value)
+    if arr.size != 1:
+        raise ValueError(f"{name} must be a scalar or an array with one element, "
+                         f"got {_describe(arr)}")
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(f"{name} must be a real or complex scalar, got {_describe(value)}")
+    return arr.reshape(()).item()
+
+
+def axes(value, ndim: int) -> tuple[int, int]:
+    """Two distinct spatial axes, normalised to non-negative indices."""
+    try:
+        pair = tuple(value)
+    except TypeError:
+        raise TypeError(f"axes must be a pair of ints, got {_describe(value)}") from None
+    if len(pair) != 2:
+        raise ValueError(f"axes must name exactly two axes, got {_describe(value)}")
+    out = []
+    for a in pair:
+        try:
+            a = operator.index(a)
+        except TypeError:
+            raise TypeError(f"axes must be a pair of ints, got {_describe(value)}") from None
+        if not -ndim <= a < ndim:
+            raise ValueError(f"axes {_describe(value)} out of range for in1 with {ndim} "
+                             f"dimensions (allowed: {-ndim} .. {ndim - 1})")
+        out.append(a % ndim)
+    if out[0] == out[1]:
+        raise ValueError(f"axes must be two different axes, got {_describe(value)}")
+    return out[0], out[1]
+
+
+def workers(value) -> int:
+    """Thread count: None means all cores; negative counts back from all (scipy.fft)."""
+    ncpu = os.cpu_count() or 1
+    if value is None:
+        return ncpu
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise TypeError(f"workers must be an int or None, got {_describe(value)}") from None
+    if n == 0:
+        raise ValueError("workers must be a positive thread count, a negative count "
+                         "from the number of cores (-1 = all), or None; got 0")
+    if n < 0:
+        n = ncpu + 1 + n
+        if n < 1:
+            raise ValueError(f"workers={value} asks for fewer than 1 thread on a machine "
+                             f"with {ncpu} cores")
+    return n
+
+
+def result_dtype(a: np.dtype, b: np.dtype, fill, fill_used: bool) -> np.dtype:
+    """scipy's result dtype, promoted to complex for a complex fill value."""
+    rt = np.result_type(a, b)
+    if fill_used and isinstance(fill, complex) and fill.imag != 0 and rt.kind != "c":
+        rt = np.result_type(rt, np.complex64)
+    return rt
+
+
+def compute_dtype(rt: np.dtype) -> np.dtype:
+    if rt.kind in "iu":
+        return np.dtype(np.int64)
+    if rt == np.float16:
+        return np.dtype(np.float32)
+    return np.dtype(rt.newbyteorder("="))
+
+
+def fillvalue(value, compute: np.dtype):
+    """``value`` converted to ``compute`` the way scipy converts it.
+
+    For integer computation scipy truncates a float fill value toward zero;
+    we do the same, and refuse NaN, Inf and values beyond int64.
+    """
+    v = scalar(value, "fillvalue")
+    if isinstance(v, complex) and v.imag == 0:
+        v = v.real
+    if compute.kind in "iu":
+        if isinstance(v, float):
+            if not np.isfinite(v):
+                raise ValueError(f"fillvalue={v!r} cannot be used with integer inputs; "
+                                 "cast the inputs to float")
+            v = int(v)  # truncation toward zero, as scipy
+        v = int(v)
+        if not -(2 ** 63) <= v < 2 ** 63:
+            raise ValueError(f"fillvalue={v} is outside the int64 range used for "
+                             "integer inputs; cast the inputs to float")
+        return v
+    with np.errstate(over="ignore"):
+        return compute.type(v)
+
+
+def out_array(out, shape: tuple[int, ...], rt: np.dtype) -> np.ndarray | None:
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy array or None, got {_describe(out)}")
+    if out.shape != shape:
+        raise ValueError(f"out has shape {out.shape}, but the result has shape {shape}")
+    if out.dtype.kind not in "iufc" or not np.can_cast(rt, out.dtype, "same_kind"):
+        raise TypeError(f"out has dtype {out.dtype}, which cannot hold a {rt} result "
+                        f"(allowed: {rt} or a wider dtype of the same kind)")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only; pass a writeable array")
+    return out
+
+
+def valid_swap(image_shape: tuple[int, int], kernel_shape: tuple[int, int]) -> bool:
+    """scipy's rule: in 'valid' mode swap the inputs when the kernel is larger."""
+    ok1 = all(i >= k for i, k in zip(image_shape, kernel_shape))
+    ok2 = all(k >= i for i, k in zip(image_shape, kernel_shape))
+    if not (ok1 or ok2):
+        raise ValueError("mode='valid' needs one input at least as large as the other in "
+                         f"every dimension; in1 is {image_shape} and in2 is {kernel_shape} "
+                         "(spatially)")
+    return not ok1
+
+
+def kernel_batch(kernel: np.ndarray, image_ndim: int, batch_shape: tuple[int, ...]) -> None:
+    if kernel.ndim == 2:
+        return
+    if kernel.ndim != image_ndim or kernel.shape[:-2] != batch_shape:
+        raise ValueError(f"in2 must be 2-D or carry the batch axes of in1 {batch_shape}; "
+                         f"got in2 of shape {kernel.shape}")
+
+
+def int_range(lo: int, hi: int, target: np.dtype, have_out: bool) -> None:
+    """Raise OverflowError if integers in [lo, hi] do not fit ``target``."""
+    info = np.iinfo(target)
+    if lo >= info.min and hi <= info.max:
+        return
+    wider = next((d for d in ("int16", "int32", "int64")
+                  if np.iinfo(d).min <= lo and hi <= np.iinfo(d).max), "float64")
+    where = "out" if have_out else "the result dtype"
+    raise OverflowError(
+        f"the exact result spans [{lo}, {hi}], which does not fit {where} {target} "
+        f"[{info.min}, {info.max}] (scipy would wrap around silently); pass "
+        f"out=np.empty(shape, np.{wider}) or cast in1 to np.{wider}")
