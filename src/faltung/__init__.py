@@ -3,8 +3,8 @@
 The top level speaks scipy.signal's conventions.
 """
 
-from ._core import convolve2d, correlate2d
+from ._core import Plan, convolve2d, correlate2d, explain, plan
 
 __version__ = "0.1.0"
 
-__all__ = ["convolve2d", "correlate2d", "__version__"]
+__all__ = ["Plan", "convolve2d", "correlate2d", "explain", "plan", "__version__"]

@@ -112,16 +112,35 @@ def interior(table: np.ndarray, start: int) -> tuple[int, int]:
     return int(idx[0]), int(idx[-1]) + 1
 
 
-def extend(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, fill) -> np.ndarray:
+def extend(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, fill,
+           row_start: int, col_start: int) -> np.ndarray:
     """Extended copy of ``x`` (..., H, W) sampled at ``rows`` x ``cols``.
 
-    ``-1`` entries take ``fill``. Used by engines that need a padded tile.
+    ``rows``/``cols`` come from :func:`index_table` with the given starts;
+    ``-1`` entries take ``fill``. Used by engines that need a padded tile. The
+    image itself is copied once by slicing; only margins go through the tables.
     """
-    r = np.where(rows < 0, 0, rows)
-    c = np.where(cols < 0, 0, cols)
-    out = x[..., r[:, None], c[None, :]]
-    if (rows < 0).any():
+    h, w = x.shape[-2:]
+    r0, r1 = max(0, -row_start), min(rows.size, h - row_start)
+    c0, c1 = max(0, -col_start), min(cols.size, w - col_start)
+    if not (r1 - r0 == h and c1 - c0 == w):
+        # The window does not hold the whole image (never for full/same/valid).
+        r = np.where(rows < 0, 0, rows)
+        c = np.where(cols < 0, 0, cols)
+        out = x[..., r[:, None], c[None, :]]
         out[..., rows < 0, :] = fill
-    if (cols < 0).any():
         out[..., :, cols < 0] = fill
+        return out
+    out = np.empty(x.shape[:-2] + (rows.size, cols.size), dtype=x.dtype)
+    out[..., r0:r1, c0:c1] = x
+    for sl in (slice(0, c0), slice(c1, cols.size)):
+        idx = cols[sl]
+        if idx.size:
+            out[..., r0:r1, sl] = out[..., r0:r1, c0 + np.maximum(idx, 0)]
+            out[..., r0:r1, sl][..., idx < 0] = fill
+    for sl in (slice(0, r0), slice(r1, rows.size)):
+        idx = rows[sl]
+        if idx.size:
+            out[..., sl, :] = out[..., r0 + np.maximum(idx, 0), :]
+            out[..., sl, :][..., idx < 0, :] = fill
     return out

@@ -2,125 +2,289 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _boundary, _plan, _validate
+from . import _plan, _validate
 from ._spec import ConvSpec, region
-from .engines import direct as _direct
-from .engines import exact as _exact
-from .engines import fft as _fft
 
 Mode = Literal["full", "same", "valid"]
-Method = Literal["auto", "direct", "fft"]
+Method = Literal["auto", "measure", "direct", "separable", "running", "fft"]
 
 
-def _int_bound(x: np.ndarray, k: np.ndarray, fill, uses_fill: bool) -> int:
+def _int_bound(xmax: int, k: np.ndarray, fill, uses_fill: bool) -> int:
     """Worst-case |result| of an integer correlation (conservative)."""
-    xmax = max(abs(int(x.max())), abs(int(x.min())))
     if uses_fill:
         xmax = max(xmax, abs(int(fill)))
     ksum = float(np.abs(k.astype(np.float64)).sum(axis=(-2, -1)).max())
     return int(xmax * ksum * (1 + 1e-9)) + 1
 
 
-def _prepare(x3, kc3, mode, kind, fill, flipped, rt, cdt) -> tuple[ConvSpec, np.ndarray,
-                                                                  np.ndarray]:
-    (b, h, w), (bk, kh, kw) = x3.shape, kc3.shape
-    ho, oy = region(mode, h, kh, flipped)
-    wo, ox = region(mode, w, kw, flipped)
+def _data_max(x: np.ndarray) -> int:
+    return max(abs(int(x.max())), abs(int(x.min())))
+
+
+def _dtype_max(dt: np.dtype) -> int:
+    info = np.iinfo(dt)
+    return max(abs(int(info.min)), int(info.max))
+
+
+@dataclass
+class _Setup:
+    """Everything about a call that does not depend on the image's values."""
+
+    flipped: bool
+    mode: str
+    kind: str
+    method: str
+    axes: tuple[int, int]
+    threads: int
+    fill: object
+    rt: np.dtype
+    cdt: np.dtype
+    batch_shape: tuple[int, ...]
+    k3: np.ndarray
+    swap: bool
+    out_shape: tuple[int, ...]
+
+
+def _setup(shape: tuple[int, ...], dtype: np.dtype, in2, mode, boundary, fillvalue, method,
+           axes, workers, flipped: bool, family: str) -> _Setup:
+    k = _validate.array(in2, "in2")
+    _validate.ndim_at_least(k, "in2")
+    mode = _validate.mode(mode)
+    kind = _validate.boundary(boundary, family)
+    method = _validate.method(method)
+    ax = _validate.axes(axes, len(shape))
+    threads = _validate.workers(workers)
+    fill_raw = _validate.scalar(fillvalue, "fillvalue")
+    moved = [d for i, d in enumerate(shape) if i not in ax] + [shape[ax[0]], shape[ax[1]]]
+    batch_shape = tuple(moved[:-2])
+    if k.ndim > 2:
+        _validate.kernel_batch(k, len(shape), batch_shape)
+        ks = np.moveaxis(k, ax, (-2, -1))
+    else:
+        ks = k
+    rt = _validate.result_dtype(dtype, k.dtype, fill_raw, kind == "constant")
+    cdt = _validate.compute_dtype(rt)
+    fill = _validate.fillvalue(fill_raw, cdt)
+    k3 = ks.reshape((-1,) + ks.shape[-2:])
+    spatial = tuple(moved[-2:])
+    swap = mode == "valid" and _validate.valid_swap(spatial, k3.shape[1:])
+    sizes = [region(mode, n, kn, flipped)[0] for n, kn in zip(spatial, k3.shape[1:])]
+    if swap:
+        sizes = [kn - n + 1 for n, kn in zip(spatial, k3.shape[1:])]
+    out_shape = list(batch_shape) + sizes
+    if batch_shape:
+        out_shape = list(np.moveaxis(np.empty(out_shape, dtype=np.uint8), (-2, -1), ax).shape)
+    return _Setup(flipped, mode, kind, method, ax, threads, fill, rt, cdt, batch_shape, k3,
+                  swap, tuple(out_shape))
+
+
+def _corr_kernel(k3: np.ndarray, flipped: bool) -> np.ndarray:
+    """The correlation kernel: flipped for convolution, conjugated (scipy) for correlation."""
+    if flipped:
+        return k3[:, ::-1, ::-1]
+    return np.conj(k3) if k3.dtype.kind == "c" else k3
+
+
+def _engine_plan(st: _Setup, image_shape, kc3: np.ndarray, xmax: int | None,
+                 sample: np.ndarray | None) -> _plan.EnginePlan:
+    (b, h, w), (bk, kh, kw) = image_shape, kc3.shape
+    ho, oy = region(st.mode, h, kh, st.flipped)
+    wo, ox = region(st.mode, w, kw, st.flipped)
     spec = ConvSpec(batch=b, in_shape=(h, w), kernel_shape=(kh, kw), kernel_batch=bk,
-                    out_shape=(ho, wo), offset=(oy, ox), boundary=kind, fillvalue=fill,
-                    compute_dtype=cdt, result_dtype=rt)
-    rows = _boundary.index_table(oy, ho + kh - 1, h, kind)
-    cols = _boundary.index_table(ox, wo + kw - 1, w, kind)
-    return spec, rows, cols
+                    out_shape=(ho, wo), offset=(oy, ox), boundary=st.kind, fillvalue=st.fill,
+                    compute_dtype=st.cdt, result_dtype=st.rt)
+    bound = None
+    if st.cdt.kind in "iu":
+        bound = _int_bound(xmax, kc3, st.fill, st.kind == "constant")
+    if kc3.dtype == np.uint64 and int(kc3.max()) > np.iinfo(np.int64).max:
+        kc3 = kc3.astype(object)  # beyond int64: only the exact engine can take it
+    else:
+        kc3 = np.ascontiguousarray(kc3, dtype=st.cdt)
+    return _plan.make(spec, kc3, st.method, st.threads, bound, sample)
 
 
-def _execute(x3, kc3, spec: ConvSpec, rows, cols, method, threads, int_bound):
-    """Run the chosen engine; returns (result in compute dtype or object, Choice)."""
-    choice = _plan.choose(spec, method, threads, int_bound)
-    cdt = spec.compute_dtype
-    if choice.engine == "direct":
-        x = np.ascontiguousarray(x3, dtype=cdt)
-        k = np.ascontiguousarray(kc3, dtype=cdt)
-        interior = _boundary.interior(cols, spec.offset[1])
-        return _direct.correlate(x, k, spec, rows, cols, interior, threads), choice
-    if choice.engine == "fft":
-        fdt = cdt if cdt.kind in "fc" else np.dtype(np.float64)
-        xe = _boundary.extend(np.asarray(x3, dtype=fdt), rows, cols, fdt.type(spec.fillvalue))
-        res = _fft.correlate(xe, np.asarray(kc3, dtype=fdt), spec, threads)
-        if cdt.kind in "iu":
-            res = np.rint(res).astype(cdt)
-        return res, choice
-    xe = _boundary.extend(np.asarray(x3, dtype=object), rows, cols, spec.fillvalue)
-    return _exact.correlate(xe, kc3, spec), choice
-
-
-def _finish(res: np.ndarray, rt: np.dtype, out: np.ndarray | None) -> np.ndarray:
+def _finish(res: np.ndarray, st: _Setup, out: np.ndarray | None) -> np.ndarray:
     """Cast to the result (or ``out``) dtype, refusing any integer overflow."""
-    target = out.dtype if out is not None else rt
+    target = out.dtype if out is not None else st.rt
     if target.kind in "iu" and res.size:
         _validate.int_range(int(res.min()), int(res.max()), target, out is not None)
     if res.dtype == object:
-        res = res.astype(np.float64 if target.kind in "fc" else np.int64) \
-            if target.kind != "u" else np.array(res.tolist(), dtype=target)
-    return res.astype(target, copy=False)
+        res = np.array(res.tolist(), dtype=target if target.kind in "iu" else np.float64)
+    res = res.astype(target, copy=False)
+    res = np.moveaxis(res.reshape(st.batch_shape + res.shape[-2:]), (-2, -1), st.axes)
+    if out is not None:
+        np.copyto(out, res, casting="unsafe")
+        return out
+    return res if st.batch_shape else np.ascontiguousarray(res)
+
+
+def _images(x: np.ndarray, st: _Setup) -> np.ndarray:
+    xs = np.moveaxis(x, st.axes, (-2, -1))
+    return xs.reshape((-1,) + xs.shape[-2:])
+
+
+def _run(x: np.ndarray, st: _Setup, out, ep: _plan.EnginePlan | None = None,
+         return_plan: bool = False):
+    x3 = _images(x, st)
+    if st.swap:
+        # scipy swaps the roles: the kernel becomes the image, each image a kernel.
+        image3 = np.broadcast_to(st.k3, (x3.shape[0],) + st.k3.shape[1:])
+        kc3 = _corr_kernel(x3, st.flipped)
+        xmax = _data_max(image3) if st.cdt.kind in "iu" else None
+        ep = _engine_plan(st, image3.shape, kc3, xmax, image3 if st.method == "measure"
+                          else None)
+    else:
+        image3 = x3
+        if ep is None:
+            xmax = _data_max(x3) if st.cdt.kind in "iu" else None
+            ep = _engine_plan(st, x3.shape, _corr_kernel(st.k3, st.flipped), xmax,
+                              x3 if st.method == "measure" else None)
+    res = ep.execute(image3)
+    if st.swap and not st.flipped:
+        res = res[:, ::-1, ::-1]
+    res = _finish(res, st, out)
+    return (res, ep) if return_plan else res
 
 
 def _convolve(in1, in2, mode, boundary, fillvalue, method, axes, out, workers, flipped,
               family="signal", return_choice=False):
     x = _validate.array(in1, "in1")
-    k = _validate.array(in2, "in2")
     _validate.ndim_at_least(x, "in1")
-    _validate.ndim_at_least(k, "in2")
-    mode = _validate.mode(mode)
-    kind = _validate.boundary(boundary, family)
-    method = _validate.method(method)
-    ax = _validate.axes(axes, x.ndim)
-    threads = _validate.workers(workers)
-    fill_raw = _validate.scalar(fillvalue, "fillvalue")
+    st = _setup(x.shape, x.dtype, in2, mode, boundary, fillvalue, method, axes, workers,
+                flipped, family)
+    out = _validate.out_array(out, st.out_shape, st.rt)
+    return _run(x, st, out, return_plan=return_choice)
 
-    xs = np.moveaxis(x, ax, (-2, -1))
-    batch_shape = xs.shape[:-2]
-    if k.ndim > 2:
-        _validate.kernel_batch(k, x.ndim, batch_shape)
-        ks = np.moveaxis(k, ax, (-2, -1))
-    else:
-        ks = k
-    rt = _validate.result_dtype(x.dtype, k.dtype, fill_raw, kind == "constant")
-    cdt = _validate.compute_dtype(rt)
-    fill = _validate.fillvalue(fill_raw, cdt)
 
-    x3 = xs.reshape((-1,) + xs.shape[-2:])
-    k3 = ks.reshape((-1,) + ks.shape[-2:])
-    swap = mode == "valid" and _validate.valid_swap(x3.shape[1:], k3.shape[1:])
-    if swap:
-        # scipy swaps the roles: the kernel becomes the image and each image a kernel.
-        x3, k3 = np.broadcast_to(k3, (x3.shape[0],) + k3.shape[1:]), x3
+class Plan:
+    """A convolution planned once for images of one shape and dtype.
 
-    kc3 = k3[:, ::-1, ::-1] if flipped else np.conj(k3) if k3.dtype.kind == "c" else k3
-    spec, rows, cols = _prepare(x3, kc3, mode, kind, fill, flipped, rt, cdt)
+    Create with :func:`faltung.plan`. Calling it runs the chosen engine with
+    the precomputed kernel data (SVD factors, box value, kernel spectrum);
+    the result is identical to the one-shot call with the same arguments.
+    """
 
-    out_shape = batch_shape + spec.out_shape
-    out_shape = tuple(np.moveaxis(np.empty(out_shape, dtype=np.uint8), (-2, -1), ax).shape) \
-        if batch_shape else out_shape
-    out = _validate.out_array(out, out_shape, rt)
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype, st: _Setup):
+        self.shape = shape
+        self.dtype = dtype
+        self._st = st
+        self._ep = None
+        if not st.swap:
+            b = int(np.prod(st.batch_shape, dtype=np.int64)) if st.batch_shape else 1
+            spatial = (shape[st.axes[0]], shape[st.axes[1]])
+            xmax = _dtype_max(st.cdt if dtype.kind not in "iu" else dtype) \
+                if st.cdt.kind in "iu" else None
+            self._ep = _engine_plan(st, (b,) + spatial, _corr_kernel(st.k3, st.flipped),
+                                    xmax, None)
 
-    int_bound = _int_bound(x3, kc3, fill, kind == "constant") if cdt.kind in "iu" else None
-    res, choice = _execute(x3, kc3, spec, rows, cols, method, threads, int_bound)
-    if swap and not flipped:
-        res = res[:, ::-1, ::-1]
-    res = _finish(res, rt, out)
-    res = np.moveaxis(res.reshape(batch_shape + spec.out_shape), (-2, -1), ax)
-    if out is not None:
-        np.copyto(out, res, casting="unsafe")
-        res = out
-    else:
-        res = np.ascontiguousarray(res) if not batch_shape else res
-    return (res, choice) if return_choice else res
+    @property
+    def engine(self) -> str:
+        """Name of the engine this plan runs."""
+        return self._ep.engine if self._ep is not None else "direct"
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self._st.out_shape
+
+    def explain(self) -> str:
+        """The planner's report for this plan."""
+        if self._ep is None:
+            return "valid-mode swap: planned per call on the swapped inputs"
+        return self._ep.explain()
+
+    def __call__(self, image: ArrayLike, out: np.ndarray | None = None) -> np.ndarray:
+        x = _validate.array(image, "image")
+        if x.shape != self.shape:
+            raise ValueError(f"image has shape {x.shape}, but this plan was made for "
+                             f"shape {self.shape}")
+        if not np.can_cast(x.dtype, self.dtype, "safe"):
+            raise TypeError(f"image has dtype {x.dtype}, but this plan was made for "
+                            f"{self.dtype} (allowed: dtypes that cast safely to it)")
+        x = x.astype(self.dtype, copy=False)
+        out = _validate.out_array(out, self._st.out_shape, self._st.rt)
+        return _run(x, self._st, out, self._ep)
+
+    def __repr__(self) -> str:
+        return (f"<faltung.Plan {self.shape} {self.dtype} -> {self.out_shape}, "
+                f"engine {self.engine!r}>")
+
+
+def plan(shape: tuple[int, ...], kernel: ArrayLike, *, dtype=np.float32, mode: Mode = "full",
+         boundary: str = "fill", fillvalue: complex = 0, convolve: bool = True,
+         method: Method = "auto", axes: tuple[int, int] = (-2, -1),
+         workers: int | None = None) -> Plan:
+    """Plan a convolution (or correlation) for many images of one shape.
+
+    Parameters are those of :func:`convolve2d`; ``shape`` and ``dtype``
+    describe the images, and ``convolve=False`` plans :func:`correlate2d`.
+    For integer images the plan assumes the full range of ``dtype``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import faltung
+    >>> p = faltung.plan((64, 64), np.ones((9, 9)) / 81, dtype=np.float64, mode='same')
+    >>> p.engine
+    'running'
+    >>> image = np.random.default_rng(0).random((64, 64))
+    >>> bool(np.allclose(p(image), faltung.convolve2d(image, np.ones((9, 9)) / 81, 'same')))
+    True
+    """
+    try:
+        shp = tuple(int(n) for n in shape)
+    except TypeError:
+        raise TypeError(f"shape must be a tuple of ints, got {shape!r}") from None
+    dt = np.dtype(dtype)
+    probe = _validate.array(np.empty((1,) * len(shp), dtype=dt), "dtype")
+    _validate.ndim_at_least(np.empty(shp, dtype=np.uint8) if all(shp) else probe, "shape")
+    if not all(n > 0 for n in shp):
+        raise ValueError(f"shape must have positive sizes, got {shp}")
+    st = _setup(shp, dt, kernel, mode, boundary, fillvalue, method, axes, workers, convolve,
+                "signal")
+    return Plan(shp, dt, st)
+
+
+def explain(in1: ArrayLike | tuple[int, ...], in2: ArrayLike, mode: Mode = "full",
+            boundary: str = "fill", fillvalue: complex = 0, *, method: Method = "auto",
+            convolve: bool = True, axes: tuple[int, int] = (-2, -1),
+            workers: int | None = None, dtype=None) -> str:
+    """Report which engine the planner picks for a call, and why.
+
+    ``in1`` is an image or just its shape (then ``dtype``, default float32,
+    gives its dtype). Lists every candidate engine with its predicted time,
+    the ones that cannot apply with the reason, and the choice (rank found,
+    tile size, threads).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import faltung
+    >>> print(faltung.explain((512, 512), np.ones((31, 31)), mode='same'))  # doctest: +ELLIPSIS
+    1 x 512x512 image(s), 31x31 kernel, float64, output 512x512, ...
+    chosen: running - ...
+    """
+    if isinstance(in1, tuple) and all(isinstance(n, (int, np.integer)) for n in in1):
+        p = plan(in1, in2, dtype=dtype or np.float32, mode=mode, boundary=boundary,
+                 fillvalue=fillvalue, convolve=convolve, method=method, axes=axes,
+                 workers=workers)
+        return p.explain()
+    x = _validate.array(in1, "in1")
+    _validate.ndim_at_least(x, "in1")
+    st = _setup(x.shape, x.dtype, in2, mode, boundary, fillvalue, method, axes, workers,
+                convolve, "signal")
+    if st.swap:
+        return "valid-mode swap: the kernel is larger than the image; planned per call"
+    xmax = _data_max(x) if st.cdt.kind in "iu" else None
+    x3 = _images(x, st)
+    ep = _engine_plan(st, x3.shape, _corr_kernel(st.k3, st.flipped), xmax,
+                      x3 if st.method == "measure" else None)
+    return ep.explain()
 
 
 def convolve2d(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", boundary: str = "fill",

@@ -1,107 +1,392 @@
-"""Planner: which engine computes a ConvSpec, and why.
+"""Planner: which engine computes a ConvSpec, how, and why.
 
-A first cost model with constants measured on the 2-core reference machine
-(2026-11-22). Each candidate engine that can handle the spec gets a predicted
-time; ``auto`` takes the cheapest. Engines that cannot handle a spec are
-listed with the reason, and a forced ``method`` that cannot apply raises.
+For each engine that can handle a spec the planner predicts a time from a
+cost model whose constants are measured on this machine (``faltung
+calibrate``; defaults measured on the 2-core reference machine otherwise),
+and ``auto`` takes the cheapest. ``measure`` times the candidates once on the
+real data and remembers the winner for that signature (FFTW's "wisdom"),
+stored next to the calibration in the user cache directory.
+
+An :class:`EnginePlan` binds the chosen engine to precomputed kernel data
+(SVD factors, box value, kernel spectrum) and is reused across calls.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import time
+import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from . import _boundary
 from ._spec import ConvSpec
+from .engines import direct as _direct
+from .engines import exact as _exact
+from .engines import fft as _fft
+from .engines import running as _running
+from .engines import separable as _separable
 
-# Multiply-adds per second and per thread of the direct engine, by compute dtype.
-_DIRECT_RATE = {"f4": 2.0e10, "f8": 1.0e10, "c8": 4.0e9, "c16": 2.5e9, "i8": 4.0e9}
-# Seconds per element * log2(elements) of a real-to-complex 2-D FFT pass, per thread.
-_FFT_COST = {"f4": 1.0e-9, "f8": 1.6e-9, "c8": 1.6e-9, "c16": 2.6e-9, "i8": 1.6e-9}
-# Seconds per element touched once (copies, margins).
-_TOUCH = 1.0e-9
-_CALL_OVERHEAD = {"direct": 5e-6, "fft": 4e-5, "exact": 1e-3}
+ENGINES = ("direct", "separable", "running", "fft")
+METHODS = ("auto", "measure") + ENGINES
 
 # An int64 accumulator is exact below this worst-case magnitude.
 INT64_SAFE = 2 ** 62
 # float64 FFT rounding error stays far below 0.5 below this magnitude.
 FFT_INT_SAFE = 2 ** 38
 
+# Cost-model constants (seconds), measured on the reference machine
+# (2 cores, AVX-512, 2026-11-22). ``faltung calibrate`` replaces them.
+DEFAULTS: dict[str, float] = {
+    "direct_mac_f4": 1.6e-11,     # per multiply-add and thread, float32
+    "direct_mac_f8": 3.2e-11,
+    "direct_mac_c8": 1.3e-10,
+    "direct_mac_c16": 2.0e-10,
+    "direct_mac_i8": 1.0e-10,
+    "separable_mac_f4": 2.5e-11,  # per multiply-add of a 1-D pass and thread
+    "running_px": 2.0e-9,         # per output pixel and thread
+    "fft_unit_f4": 1.0e-10,       # per element*log2(elements) of transform, per thread
+    "touch": 2.5e-10,             # per element read or written once
+    "call": 2.0e-5,               # fixed overhead of a call
+}
+_SCALE = {"f8": 2.0, "c8": 4.0, "c16": 8.0, "i8": 3.0, "f4": 1.0}
 
-@dataclass
-class Choice:
-    """The planner's decision and the ranking behind it."""
 
-    engine: str
-    reason: str
-    costs: dict[str, float] = field(default_factory=dict)
-    rejected: dict[str, str] = field(default_factory=dict)
+def cache_dir() -> Path:
+    """Where calibration and wisdom live (``FALTUNG_CACHE_DIR`` overrides)."""
+    env = os.environ.get("FALTUNG_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "faltung"
 
-    def explain(self) -> str:
-        lines = [f"engine: {self.engine} ({self.reason})"]
-        for name, t in sorted(self.costs.items(), key=lambda kv: kv[1]):
-            lines.append(f"  {name:<8} predicted {t * 1e3:9.3f} ms")
-        for name, why in self.rejected.items():
-            lines.append(f"  {name:<8} not applicable: {why}")
-        return "\n".join(lines)
+
+_FORMAT = 1
+_state: dict[str, object] = {}
+
+
+def _load(name: str) -> dict:
+    path = cache_dir() / name
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict) or data.get("format") != _FORMAT:
+            raise ValueError("unknown format")
+        body = data["data"]
+        if not isinstance(body, dict):
+            raise ValueError("bad body")
+        return body
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        warnings.warn(f"ignoring unreadable faltung cache file {path}: {exc}", RuntimeWarning,
+                      stacklevel=3)
+        return {}
+
+
+def _save(name: str, body: dict) -> Path:
+    path = cache_dir() / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"format": _FORMAT, "data": body}, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+    return path
+
+
+def constants() -> dict[str, float]:
+    """The cost-model constants in use (calibrated ones over the defaults)."""
+    if "constants" not in _state:
+        merged = dict(DEFAULTS)
+        for key, val in _load("calibration.json").items():
+            if key in DEFAULTS and isinstance(val, (int, float)) and 0 < val < 1:
+                merged[key] = float(val)
+        _state["constants"] = merged
+    return _state["constants"]  # type: ignore[return-value]
+
+
+def _wisdom() -> dict:
+    if "wisdom" not in _state:
+        body = _load("wisdom.json")
+        _state["wisdom"] = {k: v for k, v in body.items()
+                            if isinstance(v, dict) and v.get("engine") in ENGINES}
+    return _state["wisdom"]  # type: ignore[return-value]
+
+
+def reset() -> None:
+    """Forget loaded calibration and wisdom (reread from disk on next use)."""
+    _state.clear()
 
 
 def _key(dt: np.dtype) -> str:
-    return {"f": "f", "c": "c", "i": "i", "u": "i"}[dt.kind] + str(dt.itemsize if dt.kind != "u"
-                                                                 else 8)
+    if dt.kind in "iu":
+        return "i8"
+    return dt.kind + str(dt.itemsize)
 
 
-def predict(spec: ConvSpec, engine: str, threads: int) -> float:
+@dataclass
+class Candidate:
+    engine: str
+    seconds: float
+    detail: str
+    tile: tuple[int, int] | None = None
+
+
+@dataclass
+class EnginePlan:
+    """A ConvSpec bound to an engine and its precomputed kernel data."""
+
+    spec: ConvSpec
+    engine: str
+    reason: str
+    kernel: np.ndarray                 # (Bk, kh, kw) correlation kernel, compute dtype
+    rows: np.ndarray
+    cols: np.ndarray
+    threads: int
+    candidates: list[Candidate] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)
+    factors: _separable.Factors | None = None
+    box: object = None
+    tile: tuple[int, int] | None = None
+    kspec: np.ndarray | None = None
+    needs_finite: bool = False
+
+    def explain(self) -> str:
+        """A readable report: every candidate, its predicted time, the choice and why."""
+        s = self.spec
+        lines = [
+            f"{s.batch} x {s.in_shape[0]}x{s.in_shape[1]} image(s), "
+            f"{s.kernel_shape[0]}x{s.kernel_shape[1]} kernel, {s.compute_dtype}, "
+            f"output {s.out_shape[0]}x{s.out_shape[1]}, boundary {s.boundary}, "
+            f"{self.threads} thread(s)",
+            f"chosen: {self.engine} - {self.reason}",
+            "candidates (predicted):",
+        ]
+        for c in sorted(self.candidates, key=lambda c: c.seconds):
+            mark = "*" if c.engine == self.engine and c.tile == self.tile else " "
+            lines.append(f" {mark} {c.engine:<10} {c.seconds * 1e3:10.3f} ms  {c.detail}")
+        for name, why in self.rejected.items():
+            lines.append(f"   {name:<10} not applicable: {why}")
+        if self.needs_finite:
+            lines.append("   (falls back to direct if the input holds NaN or Inf)")
+        return "\n".join(lines)
+
+    def execute(self, x3: np.ndarray) -> np.ndarray:
+        """Run on (B, H, W) images; returns the compute dtype (object for 'exact')."""
+        spec = self.spec
+        cdt = spec.compute_dtype
+        engine = self.engine
+        if self.needs_finite and not _all_finite(x3):
+            engine = "direct"
+        if engine == "exact":
+            xe = _boundary.extend(np.asarray(x3, dtype=object), self.rows, self.cols,
+                                  spec.fillvalue, *spec.offset)
+            return _exact.correlate(xe, self.kernel, spec)
+        if engine == "fft":
+            fdt = cdt if cdt.kind in "fc" else np.dtype(np.float64)
+            xe = _boundary.extend(np.asarray(x3, dtype=fdt), self.rows, self.cols,
+                                  fdt.type(spec.fillvalue), *spec.offset)
+            res = _fft.correlate(xe, self.kernel.astype(fdt, copy=False), spec, self.threads,
+                                 self.tile, self.kspec)
+            return np.rint(res).astype(cdt) if cdt.kind in "iu" else res
+        x = np.ascontiguousarray(x3, dtype=cdt)
+        interior = _boundary.interior(self.cols, spec.offset[1])
+        if engine == "separable":
+            return _separable.correlate(x, self.factors, spec, self.rows, self.cols, interior,
+                                        self.threads)
+        if engine == "running":
+            return _running.correlate(x, self.box, spec, self.rows, self.cols, interior,
+                                      self.threads)
+        k = np.ascontiguousarray(self.kernel, dtype=cdt)
+        return _direct.correlate(x, k, spec, self.rows, self.cols, interior, self.threads)
+
+
+def _all_finite(x: np.ndarray) -> bool:
+    if x.dtype.kind in "iu":
+        return True
+    flat = x.reshape(-1)
+    step = 1 << 20
+    return all(np.isfinite(flat[i:i + step]).all() for i in range(0, flat.size, step))
+
+
+def _candidates(spec: ConvSpec, k: np.ndarray, threads: int, int_bound: int | None,
+                method: str):
+    """(candidates, rejected, factors, box) for ``spec``."""
+    c = constants()
     key = _key(spec.compute_dtype)
+    scale = _SCALE[key]
     he, we = spec.ext_shape
-    touch = spec.batch * he * we * _TOUCH
-    if engine == "direct":
-        eff = 1 if spec.out_pixels * spec.taps < (1 << 21) else threads
-        return _CALL_OVERHEAD["direct"] + touch + spec.out_pixels * spec.taps / (
-            _DIRECT_RATE[key] * eff)
-    if engine == "fft":
-        n = spec.batch * he * we
-        cost = _FFT_COST[key] * (1 if spec.compute_dtype.kind == "c" else 1)
-        # forward of image and kernel, pointwise product, inverse
-        return _CALL_OVERHEAD["fft"] + 3 * touch + 2.2 * cost * n * math.log2(max(he * we, 2)) / (
-            0.6 * threads + 0.4)
-    if engine == "exact":
-        return _CALL_OVERHEAD["exact"] + spec.out_pixels * spec.taps * 1e-7
-    raise ValueError(engine)
+    touch = c["touch"] * spec.batch * (spec.in_shape[0] * spec.in_shape[1] + he * we
+                                       + spec.out_shape[0] * spec.out_shape[1])
 
+    def par(work: float) -> int:
+        return threads if work >= (1 << 21) else 1
 
-def choose(spec: ConvSpec, method: str, threads: int, int_bound: int | None) -> Choice:
-    """Pick the engine for ``spec``.
-
-    ``int_bound`` is the worst-case magnitude of an integer result (None for
-    float and complex work); it decides which engines stay exact.
-    """
+    cands: list[Candidate] = []
     rejected: dict[str, str] = {}
-    candidates = ["direct", "fft"]
-    if int_bound is not None:
-        if int_bound >= INT64_SAFE:
-            rejected["direct"] = (f"worst-case magnitude {int_bound} may overflow the int64 "
-                                  "accumulator; the exact engine sums in Python integers")
-            rejected["fft"] = "float64 rounding cannot be exact at this magnitude"
-            candidates = ["exact"]
-        elif int_bound >= FFT_INT_SAFE:
-            rejected["fft"] = (f"worst-case magnitude {int_bound} >= 2**38: float64 FFT "
-                               "rounding could change an integer result")
-            candidates = ["direct"]
-    costs = {name: predict(spec, name, threads) for name in candidates}
-    if method != "auto":
-        if method in rejected:
-            raise ValueError(f"method={method!r} cannot compute this exactly: "
-                             f"{rejected[method]}; use method='auto' or 'direct'")
-        if method == "direct" and "exact" in costs:
-            return Choice("exact", "direct summation in Python integers (int64 could overflow)",
-                          costs, rejected)
-        return Choice(method, f"forced by method={method!r}", costs, rejected)
-    best = min(costs, key=costs.get)
-    if len(costs) == 1:
-        reason = "only exact candidate"
+    ints = int_bound is not None
+    if ints and int_bound >= INT64_SAFE:
+        for name in ENGINES:
+            rejected[name] = (f"worst-case magnitude {int_bound} could overflow int64; "
+                              "the exact engine sums in Python integers")
+        cands.append(Candidate("exact", c["call"] + spec.out_pixels * spec.taps * 1e-7,
+                               "Python-integer summation"))
+        return cands, rejected, None, None
+
+    macs = spec.out_pixels * spec.taps
+    cands.append(Candidate("direct", c["call"] + touch + macs * c[f"direct_mac_{key}"]
+                           / par(macs), f"{spec.taps} multiply-adds per pixel"))
+
+    factors = None
+    if spec.kernel_batch != 1:
+        rejected["separable"] = "one kernel per image (batched kernels)"
     else:
-        other = sorted(costs.values())[1]
-        reason = f"cheapest predicted ({other / costs[best]:.1f}x ahead of the next)"
-    return Choice(best, reason, costs, rejected)
+        factors = _separable.factorize(k[0], spec.compute_dtype)
+        if factors is None:
+            rejected["separable"] = ("not low-rank enough to save work" if not ints else
+                                     "integer kernel without exact rank-1 integer factors")
+        elif ints and int_bound * float(np.abs(factors.u).sum()) >= INT64_SAFE:
+            rejected["separable"] = "intermediate sums could overflow int64"
+            factors = None
+        else:
+            kh, kw = spec.kernel_shape
+            w = spec.out_pixels * factors.rank * (kh + kw)
+            cands.append(Candidate("separable", c["call"] + touch + w * c["separable_mac_f4"]
+                                   * scale / par(w),
+                                   f"rank {factors.rank} (residual {factors.residual:.1e}), "
+                                   f"{factors.rank * (kh + kw)} multiply-adds per pixel"))
+
+    box = None
+    if spec.kernel_batch != 1:
+        rejected["running"] = "one kernel per image (batched kernels)"
+    else:
+        box = _running.box_value(k[0])
+        if box is None:
+            rejected["running"] = "kernel entries are not all equal (not a box)"
+        elif spec.taps == 1:
+            rejected["running"] = "1x1 kernel"
+            box = None
+        else:
+            w = spec.out_pixels * 8
+            cands.append(Candidate("running", c["call"] + touch + spec.out_pixels * c[
+                "running_px"] * (1 + 0.5 * (scale > 1)) / par(w), "box sums, O(1) in size"))
+
+    if ints and int_bound >= FFT_INT_SAFE:
+        rejected["fft"] = (f"worst-case magnitude {int_bound} >= 2**38: float64 FFT rounding "
+                           "could change an integer result")
+    else:
+        fkey = "f8" if ints else key
+        unit = c["fft_unit_f4"] * _SCALE[fkey] / 1.6
+        eff = 0.7 * threads + 0.3
+        best = None
+        for tile in _fft.shapes(spec):
+            t = c["call"] * 2 + touch * 2 + unit * _fft.work(spec, tile) / eff
+            if best is None or t < best.seconds:
+                shape = tile or _fft.whole_shape(spec)
+                kind = "whole image" if tile is None else "overlap-save tiles"
+                best = Candidate("fft", t, f"{kind} {shape[0]}x{shape[1]}", tile)
+        cands.append(best)
+    return cands, rejected, factors, box
+
+
+def _signature(spec: ConvSpec, threads: int, factors, box) -> str:
+    rank = factors.rank if factors is not None else 0
+    return (f"{spec.batch}x{spec.in_shape}|{spec.kernel_shape}x{spec.kernel_batch}|"
+            f"{spec.out_shape}|{spec.offset}|{spec.boundary}|{spec.compute_dtype}|r{rank}|"
+            f"box{box is not None}|t{threads}")
+
+
+def make(spec: ConvSpec, k: np.ndarray, method: str, threads: int,
+         int_bound: int | None, sample: np.ndarray | None = None) -> EnginePlan:
+    """Plan ``spec`` with correlation kernel ``k`` (Bk, kh, kw).
+
+    ``int_bound`` is the worst-case |result| for integer work (None for float
+    and complex). ``sample`` (B, H, W) is needed for ``method='measure'``.
+    """
+    rows = _boundary.index_table(spec.offset[0], spec.ext_shape[0], spec.in_shape[0],
+                                 spec.boundary)
+    cols = _boundary.index_table(spec.offset[1], spec.ext_shape[1], spec.in_shape[1],
+                                 spec.boundary)
+    cands, rejected, factors, box = _candidates(spec, k, threads, int_bound, method)
+    by_name = {}
+    for cand in cands:
+        by_name.setdefault(cand.engine, cand)
+
+    if method in ENGINES:
+        if method not in by_name:
+            if "exact" in by_name and method == "direct":
+                chosen, reason = by_name["exact"], "direct summation in Python integers"
+            else:
+                raise ValueError(f"method={method!r} cannot compute this case: "
+                                 f"{rejected.get(method, 'not applicable')}; "
+                                 f"use method='auto' or one of {sorted(by_name)}")
+        else:
+            chosen, reason = by_name[method], f"forced by method={method!r}"
+    elif method == "measure":
+        chosen, reason = _measured(spec, k, cands, rows, cols, threads, factors, box, sample)
+    else:
+        chosen = min(cands, key=lambda c: c.seconds)
+        others = sorted(c.seconds for c in cands if c is not chosen)
+        reason = ("cheapest predicted" + (f", {others[0] / chosen.seconds:.1f}x ahead of the "
+                                          "next" if others else ", only candidate"))
+
+    plan = EnginePlan(spec=spec, engine=chosen.engine, reason=reason, kernel=k, rows=rows,
+                      cols=cols, threads=threads, candidates=cands, rejected=rejected,
+                      factors=factors if chosen.engine == "separable" else None,
+                      box=box if chosen.engine == "running" else None, tile=chosen.tile)
+    if chosen.engine == "fft":
+        fdt = spec.compute_dtype if spec.compute_dtype.kind in "fc" else np.dtype(np.float64)
+        shape = chosen.tile or _fft.whole_shape(spec)
+        plan.kspec = _fft.kernel_spectrum(k.astype(fdt, copy=False), shape, threads)
+    # IEEE propagation of NaN/Inf is only guaranteed by direct summation; the
+    # other engines are used on finite data (one cheap check per call).
+    plan.needs_finite = (spec.compute_dtype.kind in "fc" and chosen.engine in
+                         ("separable", "running") and method in ("auto", "measure"))
+    if (chosen.engine == "fft" and method in ("auto", "measure")
+            and spec.compute_dtype.kind in "fc"):
+        plan.needs_finite = True
+    return plan
+
+
+def _measured(spec, k, cands, rows, cols, threads, factors, box, sample):
+    sig = _signature(spec, threads, factors, box)
+    wisdom = _wisdom()
+    known = wisdom.get(sig)
+    by_name = {c.engine: c for c in cands}
+    if known and known["engine"] in by_name:
+        cand = by_name[known["engine"]]
+        if cand.engine != "fft" or tuple(known.get("tile") or ()) == tuple(cand.tile or ()):
+            return cand, f"remembered from an earlier measurement ({known['ms']:.3f} ms)"
+    if sample is None:
+        chosen = min(cands, key=lambda c: c.seconds)
+        return chosen, "cheapest predicted (no data to measure)"
+    timings = {}
+    for cand in cands:
+        if cand.engine == "exact":
+            return cand, "only exact candidate"
+        trial = EnginePlan(spec=spec, engine=cand.engine, reason="", kernel=k, rows=rows,
+                           cols=cols, threads=threads, factors=factors, box=box, tile=cand.tile)
+        if cand.engine == "fft":
+            fdt = spec.compute_dtype if spec.compute_dtype.kind in "fc" else np.float64
+            trial.kspec = _fft.kernel_spectrum(k.astype(fdt), cand.tile or
+                                               _fft.whole_shape(spec), threads)
+        trial.execute(sample)  # warm-up (compilation, caches)
+        best = math.inf
+        for _ in range(3):
+            t0 = time.perf_counter()
+            trial.execute(sample)
+            best = min(best, time.perf_counter() - t0)
+        timings[cand.engine] = best
+    winner = min(timings, key=timings.get)
+    cand = by_name[winner]
+    wisdom[sig] = {"engine": winner, "ms": timings[winner] * 1e3,
+                   "tile": list(cand.tile) if cand.tile else None}
+    try:
+        _save("wisdom.json", wisdom)
+    except OSError as exc:
+        warnings.warn(f"could not save faltung wisdom: {exc}", RuntimeWarning, stacklevel=3)
+    ranking = ", ".join(f"{n} {t * 1e3:.3f} ms" for n, t in sorted(timings.items(),
+                                                                   key=lambda kv: kv[1]))
+    return cand, f"measured fastest ({ranking})"

@@ -16,7 +16,7 @@ import numpy as np
 from . import _boundary
 
 MODES = ("full", "same", "valid")
-METHODS = ("auto", "direct", "fft")
+METHODS = ("auto", "measure", "direct", "separable", "running", "fft")
 
 
 def _describe(value) -> str:

@@ -20,10 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._spec import ConvSpec
-
-# IEEE-safe fast-math: allow FMA contraction and reassociation, but keep
-# NaN/Inf semantics (no 'nnan'/'ninf'), so NaN and Inf propagate as in scipy.
-_FASTMATH = {"contract", "reassoc", "nsz", "arcp"}
+from . import _rows
 
 _compiled = None
 
@@ -32,113 +29,11 @@ def _compile():
     global _compiled
     if _compiled is not None:
         return _compiled
-    import numba
     from numba import njit, prange
 
-    jit = njit(cache=True, nogil=True, fastmath=_FASTMATH)
-
-    @jit
-    def fill_row(dst, x, b, r, colmap, c0, c1, ox, fill):
-        n = dst.shape[0]
-        if r < 0:
-            for c in range(n):
-                dst[c] = fill
-            return
-        src = x[b, r]
-        for c in range(c0):
-            m = colmap[c]
-            dst[c] = src[m] if m >= 0 else fill
-        if c1 > c0:
-            dst[c0:c1] = src[c0 + ox:c1 + ox]
-        for c in range(c1, n):
-            m = colmap[c]
-            dst[c] = src[m] if m >= 0 else fill
-
-    @jit
-    def row_single(o, row, w, assign):
-        # o (+)= sum_j w[j] * row[x + j], taps four at a time; pre-sliced views
-        # keep indices provably non-negative, so Numba emits no wraparound
-        # branch and LLVM vectorises over x.
-        n = o.shape[0]
-        kw = w.shape[0]
-        for j in range(0, kw, 4):
-            g = min(4, kw - j)
-            first = assign and j == 0
-            a0 = row[j:j + n]
-            w0 = w[j]
-            if g == 4:
-                a1, a2, a3 = row[j + 1:j + 1 + n], row[j + 2:j + 2 + n], row[j + 3:j + 3 + n]
-                w1, w2, w3 = w[j + 1], w[j + 2], w[j + 3]
-                if first:
-                    for x in range(n):
-                        o[x] = w0 * a0[x] + w1 * a1[x] + w2 * a2[x] + w3 * a3[x]
-                else:
-                    for x in range(n):
-                        o[x] += w0 * a0[x] + w1 * a1[x] + w2 * a2[x] + w3 * a3[x]
-            elif g == 3:
-                a1, a2 = row[j + 1:j + 1 + n], row[j + 2:j + 2 + n]
-                w1, w2 = w[j + 1], w[j + 2]
-                if first:
-                    for x in range(n):
-                        o[x] = w0 * a0[x] + w1 * a1[x] + w2 * a2[x]
-                else:
-                    for x in range(n):
-                        o[x] += w0 * a0[x] + w1 * a1[x] + w2 * a2[x]
-            elif g == 2:
-                a1 = row[j + 1:j + 1 + n]
-                w1 = w[j + 1]
-                if first:
-                    for x in range(n):
-                        o[x] = w0 * a0[x] + w1 * a1[x]
-                else:
-                    for x in range(n):
-                        o[x] += w0 * a0[x] + w1 * a1[x]
-            else:
-                if first:
-                    for x in range(n):
-                        o[x] = w0 * a0[x]
-                else:
-                    for x in range(n):
-                        o[x] += w0 * a0[x]
-
-    @jit
-    def row_pair(o0, o1, row, v, w):
-        # One input row feeds two output rows (kernel rows v and w): each
-        # loaded vector serves two FMAs.
-        n = o0.shape[0]
-        kw = v.shape[0]
-        for j in range(0, kw, 4):
-            g = min(4, kw - j)
-            a0 = row[j:j + n]
-            v0, w0 = v[j], w[j]
-            if g == 4:
-                a1, a2, a3 = row[j + 1:j + 1 + n], row[j + 2:j + 2 + n], row[j + 3:j + 3 + n]
-                v1, v2, v3 = v[j + 1], v[j + 2], v[j + 3]
-                w1, w2, w3 = w[j + 1], w[j + 2], w[j + 3]
-                for x in range(n):
-                    p0, p1, p2, p3 = a0[x], a1[x], a2[x], a3[x]
-                    o0[x] += v0 * p0 + v1 * p1 + v2 * p2 + v3 * p3
-                    o1[x] += w0 * p0 + w1 * p1 + w2 * p2 + w3 * p3
-            elif g == 3:
-                a1, a2 = row[j + 1:j + 1 + n], row[j + 2:j + 2 + n]
-                v1, v2 = v[j + 1], v[j + 2]
-                w1, w2 = w[j + 1], w[j + 2]
-                for x in range(n):
-                    p0, p1, p2 = a0[x], a1[x], a2[x]
-                    o0[x] += v0 * p0 + v1 * p1 + v2 * p2
-                    o1[x] += w0 * p0 + w1 * p1 + w2 * p2
-            elif g == 2:
-                a1 = row[j + 1:j + 1 + n]
-                v1, w1 = v[j + 1], w[j + 1]
-                for x in range(n):
-                    p0, p1 = a0[x], a1[x]
-                    o0[x] += v0 * p0 + v1 * p1
-                    o1[x] += w0 * p0 + w1 * p1
-            else:
-                for x in range(n):
-                    p0 = a0[x]
-                    o0[x] += v0 * p0
-                    o1[x] += w0 * p0
+    prim = _rows.get()
+    fill_row, row_single, row_pair = prim.fill_row, prim.row_single, prim.row_pair
+    jit = njit(cache=True, nogil=True, fastmath=_rows.FASTMATH)
 
     @jit
     def block(x, k, rowmap, colmap, c0, c1, ox, fill, out, b, y0, y1, ring):
@@ -186,12 +81,9 @@ def _compile():
             ring = np.empty((kh + 1, wext), dtype=out.dtype)
             block(x, k, rowmap, colmap, c0, c1, ox, fill, out, b, y0, y1, ring)
 
-    _compiled = (run_serial, run_parallel, numba)
+    _compiled = (run_serial, run_parallel)
     return _compiled
 
-
-# Below this many multiply-adds the thread pool costs more than it saves.
-_PARALLEL_MACS = 1 << 21
 
 
 def correlate(x: np.ndarray, k: np.ndarray, spec: ConvSpec, rowmap: np.ndarray,
@@ -201,23 +93,13 @@ def correlate(x: np.ndarray, k: np.ndarray, spec: ConvSpec, rowmap: np.ndarray,
     ``x`` is (B, H, W) and ``k`` is (Bk, kh, kw), both C-contiguous in
     ``spec.compute_dtype``; returns a new (B, Ho, Wo) array of that dtype.
     """
-    run_serial, run_parallel, numba = _compile()
+    run_serial, run_parallel = _compile()
     dt = spec.compute_dtype
     out = np.empty((spec.batch,) + spec.out_shape, dtype=dt)
     fill = dt.type(spec.fillvalue)
     c0, c1 = interior
     ox = spec.offset[1]
-    macs = spec.out_pixels * spec.taps
-    if workers <= 1 or macs < _PARALLEL_MACS:
-        run_serial(x, k, rowmap, colmap, c0, c1, ox, fill, out)
-        return out
-    ho = spec.out_shape[0]
-    tasks_per_image = max(1, -(-4 * workers // spec.batch))
-    rows = max(8, -(-ho // tasks_per_image))
-    prev = numba.get_num_threads()
-    numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))
-    try:
-        run_parallel(x, k, rowmap, colmap, c0, c1, ox, fill, out, rows)
-    finally:
-        numba.set_num_threads(prev)
+    args = (x, k, rowmap, colmap, c0, c1, ox, fill, out)
+    _rows.dispatch(run_serial, run_parallel, args, spec.batch, spec.out_shape[0],
+                   spec.out_pixels * spec.taps, workers)
     return out

@@ -1,42 +1,148 @@
-"""FFT engine: whole-image correlation through ``scipy.fft``.
+"""FFT engine: whole-image or overlap-save correlation through ``scipy.fft``.
 
-The extended window that the output reads (image plus boundary margins) is
-built once, then correlated with the kernel as a product of spectra. Only
-the *valid* part of a circular convolution of length ``L >= window`` is kept,
-and wrap-around only pollutes the first ``k-1`` samples, so ``L`` need not
-cover window + kernel: ``next_fast_len(window)`` suffices.
+The output reads an extended window of the image (image plus boundary
+margins). Correlation becomes a product of spectra. Only the *valid* part of
+a circular convolution of length ``L`` is kept; wrap-around pollutes just the
+first ``k-1`` samples, so ``L`` need only cover the window (whole-image
+mode) or one tile (overlap-save mode), never window + kernel.
 
+* **whole**: one transform of the whole window; best when the kernel is
+  comparable to the image. Peak extra memory about ``3 * B * L0 * L1``
+  elements of the compute dtype.
+* **overlap-save**: the output is cut into tiles of ``(L0-kh+1) x (L1-kw+1)``
+  pixels; each reads an ``L0 x L1`` tile of the window. Tiles are transformed
+  in batches of at most ``batch_tiles`` (threads work across the batch), so
+  peak extra memory is the extended window plus
+  ``3 * batch_tiles * L0 * L1`` elements, whatever the image size.
+
+The kernel spectrum is computed once per call (or once per Plan), pruned:
+rows of the zero-padded kernel that are all zero are never transformed.
 float32 and complex64 stay single precision (``scipy.fft`` keeps them).
-Peak extra memory: the extended window plus its spectrum, about
-``3 * B * L0 * L1`` elements of the compute dtype.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import scipy.fft as sfft
 
 from .._spec import ConvSpec
 
+# Tile transform sizes tried by the planner; all are 5-smooth.
+TILE_SIZES = (64, 96, 128, 160, 192, 256, 320, 384, 512, 640, 768, 1024)
+# Bytes of tile buffers processed per batch (keeps a batch within L2/L3).
+BATCH_BYTES = 24 << 20
 
-def correlate(xe: np.ndarray, k: np.ndarray, spec: ConvSpec, workers: int) -> np.ndarray:
-    """Canonical correlation of an already extended window ``xe``.
 
-    ``xe`` is (B, Ho+kh-1, Wo+kw-1), ``k`` is (Bk, kh, kw), both in a float or
-    complex compute dtype. Returns (B, Ho, Wo) in that dtype.
+def shapes(spec: ConvSpec) -> list[tuple[int, int] | None]:
+    """Transform shapes worth considering: None (whole image) and tiles."""
+    kh, kw = spec.kernel_shape
+    ho, wo = spec.out_shape
+    out: list[tuple[int, int] | None] = [None]
+    for n in TILE_SIZES:
+        l0 = n if n >= 2 * kh else None
+        l1 = n if n >= 2 * kw else None
+        if l0 is None or l1 is None:
+            continue
+        # A tile bigger than the whole window is the whole-image case.
+        if n - kh + 1 >= ho and n - kw + 1 >= wo:
+            break
+        out.append((min(l0, sfft.next_fast_len(ho + kh - 1, True)),
+                    min(l1, sfft.next_fast_len(wo + kw - 1, True))))
+    return out
+
+
+def work(spec: ConvSpec, tile: tuple[int, int] | None) -> float:
+    """Transform work in units of ``element * log2(elements)``."""
+    he, we = spec.ext_shape
+    real = spec.compute_dtype.kind != "c"
+    if tile is None:
+        l0, l1 = sfft.next_fast_len(he, real), sfft.next_fast_len(we, real)
+        count = 1
+    else:
+        l0, l1 = tile
+        kh, kw = spec.kernel_shape
+        count = math.ceil(spec.out_shape[0] / (l0 - kh + 1)) * math.ceil(
+            spec.out_shape[1] / (l1 - kw + 1))
+    # forward + inverse of the image tiles; the kernel spectrum is amortised
+    return spec.batch * count * 2 * l0 * l1 * math.log2(max(l0 * l1, 2))
+
+
+def kernel_spectrum(k: np.ndarray, shape: tuple[int, int], workers: int) -> np.ndarray:
+    """Spectrum of the flipped kernel(s) ``k`` (Bk, kh, kw) at ``shape``.
+
+    Transforms the kh non-zero rows first and pads afterwards, which is
+    about half the work of a full 2-D transform of the padded kernel.
+    """
+    flipped = np.ascontiguousarray(k[:, ::-1, ::-1])
+    if flipped.dtype.kind == "c":
+        rows = sfft.fft(flipped, shape[1], axis=-1, workers=workers)
+    else:
+        rows = sfft.rfft(flipped, shape[1], axis=-1, workers=workers)
+    return sfft.fft(rows, shape[0], axis=-2, workers=workers)
+
+
+def _transform(tiles: np.ndarray, kspec: np.ndarray, shape, workers: int) -> np.ndarray:
+    if tiles.dtype.kind == "c":
+        spec_x = sfft.fft2(tiles, shape, axes=(-2, -1), workers=workers)
+        spec_x *= kspec
+        return sfft.ifft2(spec_x, shape, axes=(-2, -1), workers=workers, overwrite_x=True)
+    spec_x = sfft.rfft2(tiles, shape, axes=(-2, -1), workers=workers)
+    spec_x *= kspec
+    return sfft.irfft2(spec_x, shape, axes=(-2, -1), workers=workers, overwrite_x=True)
+
+
+def whole_shape(spec: ConvSpec) -> tuple[int, int]:
+    he, we = spec.ext_shape
+    real = spec.compute_dtype.kind != "c"
+    return sfft.next_fast_len(he, real), sfft.next_fast_len(we, real)
+
+
+def correlate(xe: np.ndarray, k: np.ndarray, spec: ConvSpec, workers: int,
+              tile: tuple[int, int] | None = None, kspec: np.ndarray | None = None
+              ) -> np.ndarray:
+    """Canonical correlation of an extended window ``xe`` (B, Ho+kh-1, Wo+kw-1).
+
+    ``k`` is (Bk, kh, kw) in the same float or complex dtype. ``tile`` selects
+    overlap-save with that transform shape; None transforms the whole window.
+    ``kspec`` is a precomputed :func:`kernel_spectrum` for that shape.
+    Returns (B, Ho, Wo) in ``xe``'s dtype.
     """
     kh, kw = spec.kernel_shape
-    he, we = xe.shape[-2:]
+    ho, wo = spec.out_shape
     dt = xe.dtype
-    real = dt.kind == "f"
-    shape = (sfft.next_fast_len(he, real), sfft.next_fast_len(we, real))
-    flipped = k[:, ::-1, ::-1]
-    if real:
-        spec_x = sfft.rfft2(xe, shape, axes=(-2, -1), workers=workers)
-        spec_x *= sfft.rfft2(flipped, shape, axes=(-2, -1), workers=workers)
-        full = sfft.irfft2(spec_x, shape, axes=(-2, -1), workers=workers, overwrite_x=True)
-    else:
-        spec_x = sfft.fft2(xe, shape, axes=(-2, -1), workers=workers)
-        spec_x *= sfft.fft2(flipped, shape, axes=(-2, -1), workers=workers)
-        full = sfft.ifft2(spec_x, shape, axes=(-2, -1), workers=workers, overwrite_x=True)
-    return np.ascontiguousarray(full[:, kh - 1:he, kw - 1:we], dtype=dt)
+    if tile is None:
+        shape = whole_shape(spec)
+        if kspec is None:
+            kspec = kernel_spectrum(k, shape, workers)
+        full = _transform(xe, kspec, shape, workers)
+        return np.ascontiguousarray(full[:, kh - 1:kh - 1 + ho, kw - 1:kw - 1 + wo], dtype=dt)
+
+    l0, l1 = tile
+    s0, s1 = l0 - kh + 1, l1 - kw + 1
+    ny, nx = math.ceil(ho / s0), math.ceil(wo / s1)
+    if kspec is None:
+        kspec = kernel_spectrum(k, tile, workers)
+    out = np.empty((spec.batch, ho, wo), dtype=dt)
+    per_batch = max(1, BATCH_BYTES // (3 * l0 * l1 * dt.itemsize))
+    jobs = [(b, ty, tx) for b in range(spec.batch) for ty in range(ny) for tx in range(nx)]
+    buf = np.zeros((min(per_batch, len(jobs)), l0, l1), dtype=dt)
+    for start in range(0, len(jobs), per_batch):
+        chunk = jobs[start:start + per_batch]
+        tiles = buf[:len(chunk)]
+        ksel = []
+        for t, (b, ty, tx) in enumerate(chunk):
+            src = xe[b, ty * s0:ty * s0 + l0, tx * s1:tx * s1 + l1]
+            tiles[t, :src.shape[0], :src.shape[1]] = src
+            if src.shape != (l0, l1):
+                tiles[t, src.shape[0]:, :] = 0
+                tiles[t, :, src.shape[1]:] = 0
+            ksel.append(b if kspec.shape[0] > 1 else 0)
+        ks = kspec if kspec.shape[0] == 1 else kspec[ksel]
+        res = _transform(tiles, ks, tile, workers)
+        for t, (b, ty, tx) in enumerate(chunk):
+            y0, x0 = ty * s0, tx * s1
+            hy, wx = min(s0, ho - y0), min(s1, wo - x0)
+            out[b, y0:y0 + hy, x0:x0 + wx] = res[t, kh - 1:kh - 1 + hy, kw - 1:kw - 1 + wx]
+    return out
