@@ -44,16 +44,13 @@ FFT_INT_SAFE = 2 ** 38
 DEFAULTS: dict[str, float] = {
     "direct_mac_f4": 1.6e-11,     # per multiply-add and thread, float32
     "direct_mac_f8": 3.2e-11,
-    "direct_mac_c8": 1.3e-10,
-    "direct_mac_c16": 2.0e-10,
-    "direct_mac_i8": 1.0e-10,
     "separable_mac_f4": 2.5e-11,  # per multiply-add of a 1-D pass and thread
     "running_px": 2.0e-9,         # per output pixel and thread
     "fft_unit_f4": 1.0e-10,       # per element*log2(elements) of transform, per thread
     "touch": 2.5e-10,             # per element read or written once
     "call": 2.0e-5,               # fixed overhead of a call
 }
-_SCALE = {"f8": 2.0, "c8": 4.0, "c16": 8.0, "i8": 3.0, "f4": 1.0}
+_SCALE = {"f8": 2.0, "c8": 4.0, "c16": 8.0, "i8": 4.0, "f4": 1.0}
 
 
 def cache_dir() -> Path:
@@ -236,8 +233,10 @@ def _candidates(spec: ConvSpec, k: np.ndarray, threads: int, int_bound: int | No
         return cands, rejected, None, None
 
     macs = spec.out_pixels * spec.taps
-    cands.append(Candidate("direct", c["call"] + touch + macs * c[f"direct_mac_{key}"]
-                           / par(macs), f"{spec.taps} multiply-adds per pixel"))
+    # complex and integer rates scale from the measured real ones
+    mac = c.get(f"direct_mac_{key}", c["direct_mac_f4"] * scale)
+    cands.append(Candidate("direct", c["call"] + touch + macs * mac / par(macs),
+                           f"{spec.taps} multiply-adds per pixel"))
 
     factors = None
     if spec.kernel_batch != 1:

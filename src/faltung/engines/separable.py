@@ -74,16 +74,21 @@ def factorize(k: np.ndarray, compute: np.dtype, max_rank: int | None = None) -> 
         return _int_rank1(k)
     if max_rank is None:
         max_rank = max(1, (kh * kw) // (kh + kw) - 1)
+    key = (k.tobytes(), k.shape, k.dtype.str, compute.str, max_rank)
+    if key in _cache:
+        return _cache[key]
     k64 = k.astype(np.complex128 if compute.kind == "c" else np.float64)
     if not np.isfinite(k64).all():
         return None
-    uu, s, vh = np.linalg.svd(k64)
-    if s[0] == 0:
-        return None
+    # Singular values alone are ~50x cheaper than the full SVD: reject
+    # full-rank kernels before paying for the vectors.
+    s = np.linalg.svd(k64, compute_uv=False)
     tol = max(kh, kw) * np.finfo(compute).eps * s[0]
     r = int((s > tol).sum())
-    if r > max_rank:
+    if s[0] == 0 or r > max_rank:
+        _remember(key, None)
         return None
+    uu, s, vh = np.linalg.svd(k64)
     root = np.sqrt(s[:r])
     u = (uu[:, :r] * root).T
     v = vh[:r] * root[:, None]
@@ -92,59 +97,28 @@ def factorize(k: np.ndarray, compute: np.dtype, max_rank: int | None = None) -> 
     real = np.dtype(compute).kind != "c"
     if real:
         u, v = u.real, v.real
-    return Factors(np.ascontiguousarray(u, dtype=compute),
-                   np.ascontiguousarray(v, dtype=compute), residual)
+    f = Factors(np.ascontiguousarray(u, dtype=compute),
+                np.ascontiguousarray(v, dtype=compute), residual)
+    _remember(key, f)
+    return f
 
 
-_compiled = None
+# Recently factored kernels: one-shot calls with the same kernel skip the SVD.
+_cache: dict = {}
+
+
+def _remember(key, value) -> None:
+    if len(_cache) >= 64:
+        _cache.pop(next(iter(_cache)))
+    _cache[key] = value
 
 
 def _compile():
-    global _compiled
-    if _compiled is not None:
-        return _compiled
-    from numba import njit, prange
+    # The Numba kernels live in their own module, imported (and compiled) on
+    # first use so that importing faltung never loads Numba.
+    from ._jit import separable as nb
 
-    prim = _rows.get()
-    fill_row, row_single, rows_combine = prim.fill_row, prim.row_single, prim.rows_combine
-    jit = njit(cache=True, nogil=True, fastmath=_rows.FASTMATH)
-
-    @jit
-    def block(x, u, v, rowmap, colmap, c0, c1, ox, fill, out, b, y0, y1, ring, tmp):
-        kh = u.shape[1]
-        nring = kh
-        filled = y0
-        for y in range(y0, y1):
-            while filled < y + kh:
-                fill_row(ring[filled % nring], x, b, rowmap[filled], colmap, c0, c1, ox, fill)
-                filled += 1
-            o = out[b, y]
-            for q in range(u.shape[0]):
-                rows_combine(tmp, ring, y, nring, u[q], True)
-                row_single(o, tmp, v[q], q == 0)
-
-    @njit(cache=True, nogil=True)
-    def run_serial(x, u, v, rowmap, colmap, c0, c1, ox, fill, out):
-        wext = out.shape[2] + v.shape[1] - 1
-        ring = np.empty((u.shape[1], wext), dtype=out.dtype)
-        tmp = np.empty(wext, dtype=out.dtype)
-        for b in range(out.shape[0]):
-            block(x, u, v, rowmap, colmap, c0, c1, ox, fill, out, b, 0, out.shape[1], ring, tmp)
-
-    @njit(cache=True, nogil=True, parallel=True)
-    def run_parallel(x, u, v, rowmap, colmap, c0, c1, ox, fill, out, rows):
-        nb = (out.shape[1] + rows - 1) // rows
-        wext = out.shape[2] + v.shape[1] - 1
-        for task in prange(out.shape[0] * nb):
-            b = task // nb
-            y0 = (task % nb) * rows
-            y1 = min(out.shape[1], y0 + rows)
-            ring = np.empty((u.shape[1], wext), dtype=out.dtype)
-            tmp = np.empty(wext, dtype=out.dtype)
-            block(x, u, v, rowmap, colmap, c0, c1, ox, fill, out, b, y0, y1, ring, tmp)
-
-    _compiled = (run_serial, run_parallel)
-    return _compiled
+    return nb.run_serial, nb.run_parallel
 
 
 

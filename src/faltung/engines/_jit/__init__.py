@@ -1,0 +1,1 @@
+"""Numba kernels of the engines; imported lazily, on first use."""

@@ -1,0 +1,178 @@
+"""Row primitives shared by the row-streaming engines.
+
+Not an engine: the direct, separable and running engines all stream
+extended image rows through a small ring buffer and apply 1-D tap groups to
+them; these are those building blocks, written once.
+
+* ``fill_row`` builds one *extended* row (image row plus its boundary
+  margins, from the index tables of :mod:`faltung._boundary`).
+* ``row_single`` / ``row_pair`` apply a 1-D group of taps along a row to one
+  or two output rows. Taps go four at a time so each load/store of the output
+  serves four fused multiply-adds.
+* ``rows_combine`` sums weighted rows (the vertical pass of a separable filter).
+
+All functions live at module level: Numba's on-disk cache keys a closure by
+its pickled cells, which differ in every process, so closures never hit it.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+# IEEE-safe fast-math: allow FMA contraction and reassociation, but keep
+# NaN/Inf semantics (no 'nnan'/'ninf'), so NaN and Inf propagate as in scipy.
+FASTMATH = {"contract", "reassoc", "nsz", "arcp"}
+
+jit = njit(cache=True, nogil=True, fastmath=FASTMATH)
+
+
+@jit
+def fill_row(dst, x, b, r, colmap, c0, c1, ox, fill):
+    n = dst.shape[0]
+    if r < 0:
+        for c in range(n):
+            dst[c] = fill
+        return
+    src = x[b, r]
+    for c in range(c0):
+        m = colmap[c]
+        dst[c] = src[m] if m >= 0 else fill
+    if c1 > c0:
+        dst[c0:c1] = src[c0 + ox:c1 + ox]
+    for c in range(c1, n):
+        m = colmap[c]
+        dst[c] = src[m] if m >= 0 else fill
+
+@jit
+def row_single(o, row, w, assign):
+    # o (+)= sum_j w[j] * row[x + j], taps four at a time; pre-sliced views
+    # keep indices provably non-negative, so Numba emits no wraparound
+    # branch and LLVM vectorises over x.
+    n = o.shape[0]
+    kw = w.shape[0]
+    for j in range(0, kw, 4):
+        g = min(4, kw - j)
+        first = assign and j == 0
+        a0 = row[j:j + n]
+        w0 = w[j]
+        if g == 4:
+            a1, a2, a3 = row[j + 1:j + 1 + n], row[j + 2:j + 2 + n], row[j + 3:j + 3 + n]
+            w1, w2, w3 = w[j + 1], w[j + 2], w[j + 3]
+            if first:
+                for x in range(n):
+                    o[x] = w0 * a0[x] + w1 * a1[x] + w2 * a2[x] + w3 * a3[x]
+            else:
+                for x in range(n):
+                    o[x] += w0 * a0[x] + w1 * a1[x] + w2 * a2[x] + w3 * a3[x]
+        elif g == 3:
+            a1, a2 = row[j + 1:j + 1 + n], row[j + 2:j + 2 + n]
+            w1, w2 = w[j + 1], w[j + 2]
+            if first:
+                for x in range(n):
+                    o[x] = w0 * a0[x] + w1 * a1[x] + w2 * a2[x]
+            else:
+                for x in range(n):
+                    o[x] += w0 * a0[x] + w1 * a1[x] + w2 * a2[x]
+        elif g == 2:
+            a1 = row[j + 1:j + 1 + n]
+            w1 = w[j + 1]
+            if first:
+                for x in range(n):
+                    o[x] = w0 * a0[x] + w1 * a1[x]
+            else:
+                for x in range(n):
+                    o[x] += w0 * a0[x] + w1 * a1[x]
+        else:
+            if first:
+                for x in range(n):
+                    o[x] = w0 * a0[x]
+            else:
+                for x in range(n):
+                    o[x] += w0 * a0[x]
+
+@jit
+def row_pair(o0, o1, row, v, w):
+    # One input row feeds two output rows (kernel rows v and w): each
+    # loaded vector serves two FMAs.
+    n = o0.shape[0]
+    kw = v.shape[0]
+    for j in range(0, kw, 4):
+        g = min(4, kw - j)
+        a0 = row[j:j + n]
+        v0, w0 = v[j], w[j]
+        if g == 4:
+            a1, a2, a3 = row[j + 1:j + 1 + n], row[j + 2:j + 2 + n], row[j + 3:j + 3 + n]
+            v1, v2, v3 = v[j + 1], v[j + 2], v[j + 3]
+            w1, w2, w3 = w[j + 1], w[j + 2], w[j + 3]
+            for x in range(n):
+                p0, p1, p2, p3 = a0[x], a1[x], a2[x], a3[x]
+                o0[x] += v0 * p0 + v1 * p1 + v2 * p2 + v3 * p3
+                o1[x] += w0 * p0 + w1 * p1 + w2 * p2 + w3 * p3
+        elif g == 3:
+            a1, a2 = row[j + 1:j + 1 + n], row[j + 2:j + 2 + n]
+            v1, v2 = v[j + 1], v[j + 2]
+            w1, w2 = w[j + 1], w[j + 2]
+            for x in range(n):
+                p0, p1, p2 = a0[x], a1[x], a2[x]
+                o0[x] += v0 * p0 + v1 * p1 + v2 * p2
+                o1[x] += w0 * p0 + w1 * p1 + w2 * p2
+        elif g == 2:
+            a1 = row[j + 1:j + 1 + n]
+            v1, w1 = v[j + 1], w[j + 1]
+            for x in range(n):
+                p0, p1 = a0[x], a1[x]
+                o0[x] += v0 * p0 + v1 * p1
+                o1[x] += w0 * p0 + w1 * p1
+        else:
+            for x in range(n):
+                p0 = a0[x]
+                o0[x] += v0 * p0
+                o1[x] += w0 * p0
+
+@jit
+def rows_combine(t, ring, first, nring, u, assign):
+    # t (+)= sum_i u[i] * ring[(first + i) % nring], rows four at a time.
+    n = t.shape[0]
+    kh = u.shape[0]
+    for i in range(0, kh, 4):
+        g = min(4, kh - i)
+        a0 = ring[(first + i) % nring]
+        w0 = u[i]
+        init = assign and i == 0
+        if g == 4:
+            a1 = ring[(first + i + 1) % nring]
+            a2 = ring[(first + i + 2) % nring]
+            a3 = ring[(first + i + 3) % nring]
+            w1, w2, w3 = u[i + 1], u[i + 2], u[i + 3]
+            if init:
+                for x in range(n):
+                    t[x] = w0 * a0[x] + w1 * a1[x] + w2 * a2[x] + w3 * a3[x]
+            else:
+                for x in range(n):
+                    t[x] += w0 * a0[x] + w1 * a1[x] + w2 * a2[x] + w3 * a3[x]
+        elif g == 3:
+            a1 = ring[(first + i + 1) % nring]
+            a2 = ring[(first + i + 2) % nring]
+            w1, w2 = u[i + 1], u[i + 2]
+            if init:
+                for x in range(n):
+                    t[x] = w0 * a0[x] + w1 * a1[x] + w2 * a2[x]
+            else:
+                for x in range(n):
+                    t[x] += w0 * a0[x] + w1 * a1[x] + w2 * a2[x]
+        elif g == 2:
+            a1 = ring[(first + i + 1) % nring]
+            w1 = u[i + 1]
+            if init:
+                for x in range(n):
+                    t[x] = w0 * a0[x] + w1 * a1[x]
+            else:
+                for x in range(n):
+                    t[x] += w0 * a0[x] + w1 * a1[x]
+        else:
+            if init:
+                for x in range(n):
+                    t[x] = w0 * a0[x]
+            else:
+                for x in range(n):
+                    t[x] += w0 * a0[x]
