@@ -86,6 +86,8 @@ def scalar(value, name: str):
     """A Python or numpy scalar (a one-element array is accepted, as scipy does)."""
     if isinstance(value, (bool, np.bool_)):
         return int(value)
+    if isinstance(value, np.generic) and value.dtype.kind in "iufc":
+        return value.item()  # numpy scalars as Python int/float/complex
     if isinstance(value, numbers.Number):
         return value
     if isinstance(value, (str, bytes)) or value is None:
@@ -158,13 +160,16 @@ def compute_dtype(rt: np.dtype) -> np.dtype:
     return np.dtype(rt.newbyteorder("="))
 
 
-def fillvalue(value, compute: np.dtype):
+def fillvalue(value, compute: np.dtype, used: bool = True):
     """``value`` converted to ``compute`` the way scipy converts it.
 
     For integer computation scipy truncates a float fill value toward zero;
-    we do the same, and refuse NaN, Inf and values beyond int64.
+    we do the same, and refuse NaN, Inf and values beyond int64. A value the
+    boundary does not use (``used=False``) is checked to be a scalar only.
     """
     v = scalar(value, "fillvalue")
+    if not used:
+        return compute.type(0)
     if isinstance(v, complex) and v.imag == 0:
         v = v.real
     if compute.kind in "iu":

@@ -32,6 +32,16 @@ def _compile():
 
 
 
+# Kernels up to this size get a loop specialised for their exact size.
+FIXED_MAX = 5
+
+
+def _compile_fixed():
+    from ._jit import direct as nb
+
+    return nb.run_serial_fixed, nb.run_parallel_fixed
+
+
 def correlate(x: np.ndarray, k: np.ndarray, spec: ConvSpec, rowmap: np.ndarray,
               colmap: np.ndarray, interior: tuple[int, int], workers: int) -> np.ndarray:
     """Canonical correlation (see :mod:`faltung._spec`) by direct summation.
@@ -46,6 +56,10 @@ def correlate(x: np.ndarray, k: np.ndarray, spec: ConvSpec, rowmap: np.ndarray,
     c0, c1 = interior
     ox = spec.offset[1]
     args = (x, k, rowmap, colmap, c0, c1, ox, fill, out)
+    kh, kw = spec.kernel_shape
+    if kh <= FIXED_MAX and kw <= FIXED_MAX:
+        run_serial, run_parallel = _compile_fixed()
+        args = args + ((0,) * kh, (0,) * kw, dt.type(0))
     _rows.dispatch(run_serial, run_parallel, args, spec.batch, spec.out_shape[0],
                    spec.out_pixels * spec.taps, workers)
     return out
