@@ -7,18 +7,19 @@ PARALLEL_WORK = 1 << 21
 
 
 def dispatch(run_serial, run_parallel, args: tuple, batch: int, out_rows: int, work: int,
-             workers: int) -> None:
+             workers: int, tasks_per_thread: int = 4) -> None:
     """Run a row-block kernel serially, or in parallel blocks when worth it.
 
     ``run_parallel`` takes ``args`` plus the rows per block; blocks are sized
-    for about four tasks per thread so the threads stay balanced.
+    for about ``tasks_per_thread`` tasks per thread so the threads stay
+    balanced (engines whose blocks have a large start-up cost ask for fewer).
     """
     if workers <= 1 or work < PARALLEL_WORK:
         run_serial(*args)
         return
     import numba
 
-    tasks_per_image = max(1, -(-4 * workers // batch))
+    tasks_per_image = max(1, -(-tasks_per_thread * workers // batch))
     rows = max(8, -(-out_rows // tasks_per_image))
     prev = numba.get_num_threads()
     numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))

@@ -83,14 +83,27 @@ def kernel_spectrum(k: np.ndarray, shape: tuple[int, int], workers: int) -> np.n
     return sfft.fft(rows, shape[0], axis=-2, workers=workers)
 
 
-def _transform(tiles: np.ndarray, kspec: np.ndarray, shape, workers: int) -> np.ndarray:
+def _transform(tiles: np.ndarray, kspec: np.ndarray, shape, rows: slice,
+               workers: int) -> np.ndarray:
+    """Correlate ``tiles`` (..., h, w) with a kernel spectrum; keep ``rows``.
+
+    Row and column passes are done one axis at a time: the row transform
+    only touches the ``h`` rows that hold data (zero padding to ``shape[0]``
+    happens in the column pass), and the inverse drops the rows that are
+    not kept before the last pass. This is also markedly faster than
+    ``irfft2`` (which copies and pads its input).
+    """
+    l0, l1 = shape
     if tiles.dtype.kind == "c":
-        spec_x = sfft.fft2(tiles, shape, axes=(-2, -1), workers=workers)
-        spec_x *= kspec
-        return sfft.ifft2(spec_x, shape, axes=(-2, -1), workers=workers, overwrite_x=True)
-    spec_x = sfft.rfft2(tiles, shape, axes=(-2, -1), workers=workers)
+        spec_x = sfft.fft(tiles, l1, axis=-1, workers=workers)
+    else:
+        spec_x = sfft.rfft(tiles, l1, axis=-1, workers=workers)
+    spec_x = sfft.fft(spec_x, l0, axis=-2, workers=workers, overwrite_x=True)
     spec_x *= kspec
-    return sfft.irfft2(spec_x, shape, axes=(-2, -1), workers=workers, overwrite_x=True)
+    spec_x = sfft.ifft(spec_x, axis=-2, workers=workers, overwrite_x=True)[..., rows, :]
+    if tiles.dtype.kind == "c":
+        return sfft.ifft(spec_x, l1, axis=-1, workers=workers, overwrite_x=True)
+    return sfft.irfft(spec_x, l1, axis=-1, workers=workers, overwrite_x=True)
 
 
 def whole_shape(spec: ConvSpec) -> tuple[int, int]:
@@ -116,8 +129,8 @@ def correlate(xe: np.ndarray, k: np.ndarray, spec: ConvSpec, workers: int,
         shape = whole_shape(spec)
         if kspec is None:
             kspec = kernel_spectrum(k, shape, workers)
-        full = _transform(xe, kspec, shape, workers)
-        return np.ascontiguousarray(full[:, kh - 1:kh - 1 + ho, kw - 1:kw - 1 + wo], dtype=dt)
+        full = _transform(xe, kspec, shape, slice(kh - 1, kh - 1 + ho), workers)
+        return np.ascontiguousarray(full[:, :, kw - 1:kw - 1 + wo], dtype=dt)
 
     l0, l1 = tile
     s0, s1 = l0 - kh + 1, l1 - kw + 1
@@ -140,9 +153,9 @@ def correlate(xe: np.ndarray, k: np.ndarray, spec: ConvSpec, workers: int,
                 tiles[t, :, src.shape[1]:] = 0
             ksel.append(b if kspec.shape[0] > 1 else 0)
         ks = kspec if kspec.shape[0] == 1 else kspec[ksel]
-        res = _transform(tiles, ks, tile, workers)
+        res = _transform(tiles, ks, tile, slice(kh - 1, l0), workers)
         for t, (b, ty, tx) in enumerate(chunk):
             y0, x0 = ty * s0, tx * s1
             hy, wx = min(s0, ho - y0), min(s1, wo - x0)
-            out[b, y0:y0 + hy, x0:x0 + wx] = res[t, kh - 1:kh - 1 + hy, kw - 1:kw - 1 + wx]
+            out[b, y0:y0 + hy, x0:x0 + wx] = res[t, :hy, kw - 1:kw - 1 + wx]
     return out

@@ -59,5 +59,5 @@ def correlate(x: np.ndarray, value, spec: ConvSpec, rowmap: np.ndarray, colmap: 
             spec.offset[1], dt.type(spec.fillvalue), out, np.empty(1, dtype=acc))
     # The work is about six operations per pixel whatever the kernel size.
     _rows.dispatch(run_serial, run_parallel, args, spec.batch, spec.out_shape[0],
-                   spec.out_pixels * 8, workers)
+                   spec.out_pixels * 8, workers, tasks_per_thread=1 if kh > 16 else 2)
     return out
