@@ -42,13 +42,13 @@ FFT_INT_SAFE = 2 ** 38
 # Cost-model constants (seconds), measured on the reference machine
 # (2 cores, AVX-512, 2026-11-22). ``faltung calibrate`` replaces them.
 DEFAULTS: dict[str, float] = {
-    "direct_mac_f4": 1.6e-11,     # per multiply-add and thread, float32
-    "direct_mac_f8": 3.2e-11,
-    "separable_mac_f4": 2.5e-11,  # per multiply-add of a 1-D pass and thread
-    "running_px": 2.0e-9,         # per output pixel and thread
-    "fft_unit_f4": 1.0e-10,       # per element*log2(elements) of transform, per thread
-    "touch": 2.5e-10,             # per element read or written once
-    "call": 2.0e-5,               # fixed overhead of a call
+    "direct_mac_f4": 4.0e-11,     # per multiply-add and thread, float32
+    "direct_mac_f8": 6.4e-11,
+    "separable_mac_f4": 5.9e-11,  # per multiply-add of a 1-D pass and thread
+    "running_px": 1.2e-9,         # per output pixel and thread
+    "fft_unit_f4": 2.6e-10,       # per element*log2(elements) of transform, per thread
+    "touch": 6.0e-11,             # per element read or written once
+    "call": 2.5e-5,               # fixed overhead of a call
 }
 _SCALE = {"f8": 2.0, "c8": 4.0, "c16": 8.0, "i8": 4.0, "f4": 1.0}
 
@@ -281,7 +281,8 @@ def _candidates(spec: ConvSpec, k: np.ndarray, threads: int, int_bound: int | No
         eff = 0.7 * threads + 0.3
         best = None
         for tile in _fft.shapes(spec):
-            t = c["call"] * 2 + touch * 2 + unit * _fft.work(spec, tile) / eff
+            t = (c["call"] * 2 + touch * 2 + unit * _fft.work(spec, tile) / eff
+                 + 2e-5 * _fft.tiles(spec, tile))
             if best is None or t < best.seconds:
                 shape = tile or _fft.whole_shape(spec)
                 kind = "whole image" if tile is None else "overlap-save tiles"

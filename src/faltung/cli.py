@@ -385,6 +385,45 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- planner
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(n) for n in text.lower().replace(",", "x").split("x"))
+    except ValueError:
+        raise CliError(f"SHAPE must look like 2048x2048 or 8x512x512, got {text!r}") from None
+    if len(shape) < 2 or min(shape) < 1:
+        raise CliError(f"SHAPE needs at least two positive sizes, got {text!r}")
+    return shape
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from ._core import explain
+
+    kernel, desc = _kernel(args.kernel, args.sigma, args.size)
+    dtype = np.dtype(args.dtype)
+    print(f"kernel: {desc}")
+    print(explain(_shape(args.shape), kernel.astype(np.result_type(dtype, np.float32)
+                                                   if dtype.kind == "f" else kernel.dtype),
+                  args.mode, args.boundary, method=args.method,
+                  convolve=not args.correlate, workers=args.workers, dtype=dtype))
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from . import _plan
+    from ._calibrate import calibrate
+
+    if args.show:
+        for key, value in sorted(_plan.constants().items()):
+            print(f"  {key:<18} {value:.3e} s")
+        return 0
+    print("measuring the cost model on this machine (single thread) ...")
+    calibrate(verbose=True)
+    return 0
+
+
 # --------------------------------------------------------------------------- arguments
 
 
@@ -439,7 +478,32 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
                     "printing the engine and time for each kernel.")
     d.add_argument("outdir", metavar="OUTDIR", help="output folder (created if needed)")
     d.set_defaults(func=_cmd_demo)
-    return parser, {"filter": f, "demo": d}
+
+    e = sub.add_parser(
+        "explain", help="show which engine the planner picks for a problem, and why",
+        description="Print the planner's report for images of SHAPE (e.g. 2048x2048 or "
+                    "8x512x512) and a kernel: every candidate engine with its predicted "
+                    "time, the engines that cannot apply with the reason, and the choice.")
+    e.add_argument("shape", metavar="SHAPE", help="image shape, e.g. 2048x2048")
+    e.add_argument("-k", "--kernel", required=True, metavar="NAME|FILE.npy",
+                   help=f"kernel name ({names}) or a 2-D .npy array")
+    e.add_argument("--sigma", type=float, help="gaussian: standard deviation")
+    e.add_argument("--size", type=int, help="box: side length; gaussian: odd side length")
+    e.add_argument("--mode", choices=("same", "full", "valid"), default="same")
+    e.add_argument("--boundary", default="fill", metavar="NAME")
+    e.add_argument("--method", choices=METHODS, default="auto")
+    e.add_argument("--dtype", default="float32", help="image dtype (default: float32)")
+    e.add_argument("--workers", type=int, default=None, help="threads (default: all cores)")
+    e.add_argument("--correlate", action="store_true", help="plan a correlation")
+    e.set_defaults(func=_cmd_explain)
+
+    c = sub.add_parser(
+        "calibrate", help="measure the planner's cost model on this machine",
+        description="Time each engine on a 1024x1024 problem (a few seconds) and store the "
+                    "constants in the user cache directory (FALTUNG_CACHE_DIR overrides).")
+    c.add_argument("--show", action="store_true", help="print the constants in use and exit")
+    c.set_defaults(func=_cmd_calibrate)
+    return parser, {"filter": f, "demo": d, "explain": e, "calibrate": c}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -459,7 +523,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     if not getattr(args, "func", None):
         parser.print_usage(sys.stderr)
-        print(f"{PROG}: error: a command is required (filter or demo)", file=sys.stderr)
+        print(f"{PROG}: error: a command is required (filter, demo, explain or calibrate)",
+              file=sys.stderr)
         return 2
     try:
         return args.func(args)
