@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 # Below this many multiply-adds the thread pool costs more than it saves.
 PARALLEL_WORK = 1 << 21
 
@@ -27,3 +29,10 @@ def dispatch(run_serial, run_parallel, args: tuple, batch: int, out_rows: int, w
         run_parallel(*args, rows)
     finally:
         numba.set_num_threads(prev)
+
+
+def setup(spec, interior: tuple[int, int]) -> tuple:
+    """(out, fill, c0, c1, ox): the output array and the row-fill arguments."""
+    dt = spec.compute_dtype
+    out = np.empty((spec.batch,) + spec.out_shape, dtype=dt)
+    return out, dt.type(spec.fillvalue), interior[0], interior[1], spec.offset[1]

@@ -50,16 +50,12 @@ def correlate(x: np.ndarray, k: np.ndarray, spec: ConvSpec, rowmap: np.ndarray,
     ``spec.compute_dtype``; returns a new (B, Ho, Wo) array of that dtype.
     """
     run_serial, run_parallel = _compile()
-    dt = spec.compute_dtype
-    out = np.empty((spec.batch,) + spec.out_shape, dtype=dt)
-    fill = dt.type(spec.fillvalue)
-    c0, c1 = interior
-    ox = spec.offset[1]
+    out, fill, c0, c1, ox = _rows.setup(spec, interior)
     args = (x, k, rowmap, colmap, c0, c1, ox, fill, out)
     kh, kw = spec.kernel_shape
     if kh <= FIXED_MAX and kw <= FIXED_MAX:
         run_serial, run_parallel = _compile_fixed()
-        args = args + ((0,) * kh, (0,) * kw, dt.type(0))
+        args = args + ((0,) * kh, (0,) * kw, spec.compute_dtype.type(0))
     _rows.dispatch(run_serial, run_parallel, args, spec.batch, spec.out_shape[0],
                    spec.out_pixels * spec.taps, workers)
     return out

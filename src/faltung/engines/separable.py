@@ -132,11 +132,7 @@ def correlate(x: np.ndarray, f: Factors, spec: ConvSpec, rowmap: np.ndarray,
     dtype). Returns a new (B, Ho, Wo) array of that dtype.
     """
     run_serial, run_parallel = _compile()
-    dt = spec.compute_dtype
-    out = np.empty((spec.batch,) + spec.out_shape, dtype=dt)
-    fill = dt.type(spec.fillvalue)
-    c0, c1 = interior
-    ox = spec.offset[1]
+    out, fill, c0, c1, ox = _rows.setup(spec, interior)
     kh, kw = spec.kernel_shape
     args = (x, f.u, f.v, rowmap, colmap, c0, c1, ox, fill, out)
     _rows.dispatch(run_serial, run_parallel, args, spec.batch, spec.out_shape[0],
