@@ -159,7 +159,8 @@ def auto_plan(img: np.ndarray, ker: np.ndarray, threads: int) -> tuple[str | Non
 
 
 def make_contenders(img: np.ndarray, ker: np.ndarray, threads: int, scipy_fft_workers,
-                    scipy_direct_max_k: int) -> tuple[dict[str, Callable], dict[str, str]]:
+                    scipy_direct_max_k: int, torch_max_k: int = 10 ** 9
+                    ) -> tuple[dict[str, Callable], dict[str, str]]:
     """Callables per contender key, and a note per skipped contender."""
     k = ker.shape[0]
     flipped = np.ascontiguousarray(ker[::-1, ::-1])
@@ -200,6 +201,8 @@ def make_contenders(img: np.ndarray, ker: np.ndarray, threads: int, scipy_fft_wo
 
     if torch is None:
         skipped["torch.conv2d"] = "torch not installed"
+    elif k > torch_max_k:
+        skipped["torch.conv2d"] = f"k > {torch_max_k} (one channel: torch is not a peer here)"
     else:
         weight = torch.from_numpy(flipped.copy()).reshape(1, 1, k, k)
 
@@ -222,7 +225,7 @@ def bench_size(n: int, kernels: list[int], args, rng: np.random.Generator) -> di
         ker = (rng.standard_normal((k, k)) / k).astype(np.float32)
         refs = reference_crops(img, ker)
         fns, skipped = make_contenders(img, ker, args.threads, args.scipy_fft_workers,
-                                       args.scipy_direct_max_k)
+                                       args.scipy_direct_max_k, args.torch_max_k)
         engine, explanation = auto_plan(img, ker, args.threads)
         entry: dict[str, object] = {"auto_engine": engine, "auto_explain": explanation,
                                     "contenders": {}, "skipped": skipped}
@@ -429,6 +432,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="comma-separated odd kernel sides (default 3,5,7,11,15,31,63)")
     p.add_argument("--repeats", type=int, default=None, help="timed runs per contender "
                    "after one warm-up (default 7)")
+    p.add_argument("--torch-max-k", type=int, default=31,
+                   help="largest k timed with torch.conv2d (default 31; k=63 takes minutes)")
     p.add_argument("--slow-repeats", type=int, default=3,
                    help="timed runs of scipy.signal.convolve2d for k >= 7 (default 3)")
     p.add_argument("--scipy-direct-max-k", type=int, default=15,
@@ -484,6 +489,7 @@ def main(argv: list[str] | None = None) -> int:
         "config": {"sizes": args.sizes, "kernels": args.kernels, "repeats": args.repeats,
                    "slow_repeats": args.slow_repeats,
                    "scipy_direct_max_k": args.scipy_direct_max_k,
+                   "torch_max_k": args.torch_max_k,
                    "scipy_fft_workers": args.scipy_fft_workers, "threads": args.threads,
                    "seed": args.seed, "quick": args.quick, "argv": sys.argv[1:]},
         "sizes": {},
