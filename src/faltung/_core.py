@@ -177,8 +177,8 @@ class Plan:
         if not st.swap:
             b = int(np.prod(st.batch_shape, dtype=np.int64)) if st.batch_shape else 1
             spatial = (shape[st.axes[0]], shape[st.axes[1]])
-            xmax = _dtype_max(st.cdt if dtype.kind not in "iu" else dtype) \
-                if st.cdt.kind in "iu" else None
+            # integer plans assume the full range of the image dtype
+            xmax = _dtype_max(dtype) if st.cdt.kind in "iu" else None
             self._ep = _engine_plan(st, (b,) + spatial, _corr_kernel(st.k3, st.flipped),
                                     xmax, None)
 

@@ -208,8 +208,7 @@ def _all_finite(x: np.ndarray) -> bool:
     return all(np.isfinite(flat[i:i + step]).all() for i in range(0, flat.size, step))
 
 
-def _candidates(spec: ConvSpec, k: np.ndarray, threads: int, int_bound: int | None,
-                method: str):
+def _candidates(spec: ConvSpec, k: np.ndarray, threads: int, int_bound: int | None):
     """(candidates, rejected, factors, box) for ``spec``."""
     c = constants()
     key = _key(spec.compute_dtype)
@@ -309,7 +308,7 @@ def make(spec: ConvSpec, k: np.ndarray, method: str, threads: int,
                                  spec.boundary)
     cols = _boundary.index_table(spec.offset[1], spec.ext_shape[1], spec.in_shape[1],
                                  spec.boundary)
-    cands, rejected, factors, box = _candidates(spec, k, threads, int_bound, method)
+    cands, rejected, factors, box = _candidates(spec, k, threads, int_bound)
     by_name = {}
     for cand in cands:
         by_name.setdefault(cand.engine, cand)
