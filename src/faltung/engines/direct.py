@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _boundary
 from .._spec import ConvSpec
 from . import _rows
 
@@ -55,7 +56,11 @@ def correlate(x: np.ndarray, k: np.ndarray, spec: ConvSpec, rowmap: np.ndarray,
     kh, kw = spec.kernel_shape
     if kh <= FIXED_MAX and kw <= FIXED_MAX:
         run_serial, run_parallel = _compile_fixed()
-        args = args + ((0,) * kh, (0,) * kw, spec.compute_dtype.type(0))
+        # ext rows/cols that map straight onto the image, for the no-copy path
+        oy = spec.offset[0]
+        ylo, yhi = _boundary.interior(rowmap, oy)
+        xa, xb = c0, max(c0, c1 - kw + 1)
+        args = args + ((0,) * kh, (0,) * kw, spec.compute_dtype.type(0), oy, ylo, yhi, xa, xb)
     _rows.dispatch(run_serial, run_parallel, args, spec.batch, spec.out_shape[0],
                    spec.out_pixels * spec.taps, workers)
     return out

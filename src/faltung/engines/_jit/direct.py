@@ -95,15 +95,49 @@ def single_fixed(o0, win, k, kb, hk, wk, z):
 
 
 @jit
-def block_fixed(x, k, rowmap, colmap, c0, c1, ox, fill, out, b, y0, y1, ring, hk, wk, z):
+def margin_cols(o, x, b, rowmap, colmap, e0, k, kb, kh, kw, xs, xe, fill, z):
+    # The few output columns whose window crosses the left/right border,
+    # summed in the same order as the vectorised loop.
+    for xo in range(xs, xe):
+        acc = z
+        for i in range(kh):
+            r = rowmap[e0 + i]
+            for j in range(kw):
+                c = colmap[xo + j]
+                v = fill if (r < 0 or c < 0) else x[b, r, c]
+                acc += k[kb, i, j] * v
+        o[xo] = acc
+
+
+@jit
+def block_fixed(x, k, rowmap, colmap, c0, c1, ox, fill, out, b, y0, y1, ring, hk, wk, z,
+                oy, ylo, yhi, xa, xb):
+    # Rows whose whole window lies inside the image are read straight from
+    # it (interior columns) with the border columns summed apart; other rows
+    # go through the ring of extended rows.
     kh = len(hk)
+    kw = len(wk)
     kb = b if k.shape[0] > 1 else 0
     nring = kh + 1
+    wo = out.shape[2]
     filled = y0
     y = y0
     while y < y1:
         pair = y + 1 < y1
+        if pair and xb > xa and y >= ylo and y + kh < yhi:
+            r = y + oy
+            o0 = out[b, y]
+            o1 = out[b, y + 1]
+            pair_fixed(o0[xa:xb], o1[xa:xb], x[b, r:r + kh + 1], k, kb, hk, wk, z)
+            for e in range(2):
+                margin_cols(out[b, y + e], x, b, rowmap, colmap, y + e, k, kb, kh, kw, 0, xa,
+                            fill, z)
+                margin_cols(out[b, y + e], x, b, rowmap, colmap, y + e, k, kb, kh, kw, xb, wo,
+                            fill, z)
+            y += 2
+            continue
         need = y + kh + (1 if pair else 0)
+        filled = max(filled, y)
         while filled < need:
             p = filled % nring
             fill_row(ring[p], x, b, rowmap[filled], colmap, c0, c1, ox, fill)
@@ -122,15 +156,17 @@ def block_fixed(x, k, rowmap, colmap, c0, c1, ox, fill, out, b, y0, y1, ring, hk
 
 
 @njit(cache=True, nogil=True)
-def run_serial_fixed(x, k, rowmap, colmap, c0, c1, ox, fill, out, hk, wk, z):
+def run_serial_fixed(x, k, rowmap, colmap, c0, c1, ox, fill, out, hk, wk, z, oy, ylo, yhi,
+                     xa, xb):
     ring = np.empty((2 * (len(hk) + 1), out.shape[2] + len(wk) - 1), dtype=out.dtype)
     for b in range(out.shape[0]):
         block_fixed(x, k, rowmap, colmap, c0, c1, ox, fill, out, b, 0, out.shape[1], ring,
-                    hk, wk, z)
+                    hk, wk, z, oy, ylo, yhi, xa, xb)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def run_parallel_fixed(x, k, rowmap, colmap, c0, c1, ox, fill, out, hk, wk, z, rows):
+def run_parallel_fixed(x, k, rowmap, colmap, c0, c1, ox, fill, out, hk, wk, z, oy, ylo, yhi,
+                       xa, xb, rows):
     nb = (out.shape[1] + rows - 1) // rows
     shape = (2 * (len(hk) + 1), out.shape[2] + len(wk) - 1)
     for task in prange(out.shape[0] * nb):
@@ -138,4 +174,5 @@ def run_parallel_fixed(x, k, rowmap, colmap, c0, c1, ox, fill, out, hk, wk, z, r
         y0 = (task % nb) * rows
         y1 = min(out.shape[1], y0 + rows)
         ring = np.empty(shape, dtype=out.dtype)
-        block_fixed(x, k, rowmap, colmap, c0, c1, ox, fill, out, b, y0, y1, ring, hk, wk, z)
+        block_fixed(x, k, rowmap, colmap, c0, c1, ox, fill, out, b, y0, y1, ring, hk, wk, z,
+                    oy, ylo, yhi, xa, xb)
