@@ -401,38 +401,35 @@ def print_gauss(gs: dict, cfg: dict) -> None:
         print(f"skipped {key}: {why}")
 
 
+
+def _print_cells(grid: dict, ks: list[str], cell) -> None:
+    """One row per size x rank, one column per kernel size, ``cell(c)`` in each."""
+    print(f"{'size':>6} {'rank':>6} " + " ".join(f"{'k=' + k:>7}" for k in ks))
+    for n in grid["sizes"]:
+        for rank in grid["ranks"]:
+            row = []
+            for k in ks:
+                c = grid["cells"].get(f"{n}|{rank}|{k}")
+                row.append(f"{'-':>7}" if c is None else cell(c))
+            print(f"{n:>6} {rank:>6} " + " ".join(row))
+
 def print_grid(grid: dict) -> None:
     cells = grid["cells"]
     ks = [str(k) for k in grid["kernels"]]
     print(f"\nPlanner grid: float32, 'same', random kernels; call = {grid['api']}. Cell: "
           "auto's engine (d direct, s separable, r running, F fft) and auto / fastest forced "
           f"engine; '*' = above {PASS_RATIO:g}")
-    print(f"{'size':>6} {'rank':>6} " + " ".join(f"{'k=' + k:>7}" for k in ks))
-    for n in grid["sizes"]:
-        for rank in grid["ranks"]:
-            row = []
-            for k in ks:
-                c = cells.get(f"{n}|{rank}|{k}")
-                if c is None:
-                    row.append(f"{'-':>7}")
-                    continue
-                mark = "" if c["pass"] else "*"
-                row.append(f"{INITIAL.get(c['auto_engine'], '?')} {c['ratio']:.2f}{mark:1}"
-                           .rjust(7))
-            print(f"{n:>6} {rank:>6} " + " ".join(row))
+    def auto_cell(c):
+        mark = "" if c["pass"] else "*"
+        return f"{INITIAL.get(c['auto_engine'], '?')} {c['ratio']:.2f}{mark:1}".rjust(7)
+
+    def fastest_cell(c):
+        name = c["fastest"]
+        return (name.upper() if name == c["auto_engine"] else name)[:7].rjust(7)
+
+    _print_cells(grid, ks, auto_cell)
     print("\nfastest forced engine per cell (upper case: auto picked it):")
-    print(f"{'size':>6} {'rank':>6} " + " ".join(f"{'k=' + k:>7}" for k in ks))
-    for n in grid["sizes"]:
-        for rank in grid["ranks"]:
-            row = []
-            for k in ks:
-                c = cells.get(f"{n}|{rank}|{k}")
-                if c is None:
-                    row.append(f"{'-':>7}")
-                    continue
-                name = c["fastest"]
-                row.append((name.upper() if name == c["auto_engine"] else name)[:7].rjust(7))
-            print(f"{n:>6} {rank:>6} " + " ".join(row))
+    _print_cells(grid, ks, fastest_cell)
     frac = grid["pass_fraction"]
     verdict = "meets" if frac is not None and frac >= PASS_TARGET else "BELOW"
     print(f"\npass: {grid['passed']}/{grid['total']} = {100 * (frac or 0):.1f}% "
