@@ -227,3 +227,25 @@ def test_calibrate_writes_usable_constants(tmp_path):
     stored = json.loads((tmp_path / "cache" / "calibration.json").read_text())["data"]
     assert stored == pytest.approx(found)
     assert _plan.constants()["touch"] == pytest.approx(found["touch"])
+
+
+@pytest.mark.parametrize("k", [3, 5])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(2, 3), (7, 9), (701, 603)])
+def test_size_specialised_direct_path(k, dtype, shape):
+    """3x3 and 5x5 float kernels take the specialised loop (interior read from
+    the image, border columns apart); every mode and boundary must agree."""
+    rng = np.random.default_rng(k)
+    x = rng.standard_normal(shape).astype(dtype)
+    ker = rng.standard_normal((k, k)).astype(dtype)
+    for mode in ("full", "same", "valid"):
+        for boundary in BOUNDARIES:
+            for fn, ref_fn in ((faltung.convolve2d, ss.convolve2d),
+                               (faltung.correlate2d, ss.correlate2d)):
+                try:
+                    ref = ref_fn(x, ker, mode, boundary, 0.5)
+                except ValueError:
+                    continue
+                for workers in (1, 2):
+                    got = fn(x, ker, mode, boundary, 0.5, method="direct", workers=workers)
+                    np.testing.assert_allclose(got, ref, rtol=_tol(dtype), atol=_tol(dtype) * 10)

@@ -33,8 +33,11 @@ def _compile():
 
 
 
-# Kernels up to this size get a loop specialised for their exact size.
-FIXED_MAX = 5
+# Square float kernels of these sizes get a loop specialised for their exact
+# size. Each size and dtype is one more compilation (seconds, on a cold
+# cache), so only the commonest sizes are specialised; 7x7 and up gain
+# nothing (the unrolled loop no longer vectorises).
+FIXED_SIZES = (3, 5)
 
 
 def _compile_fixed():
@@ -54,7 +57,7 @@ def correlate(x: np.ndarray, k: np.ndarray, spec: ConvSpec, rowmap: np.ndarray,
     out, fill, c0, c1, ox = _rows.setup(spec, interior)
     args = (x, k, rowmap, colmap, c0, c1, ox, fill, out)
     kh, kw = spec.kernel_shape
-    if kh <= FIXED_MAX and kw <= FIXED_MAX:
+    if kh == kw and kh in FIXED_SIZES and spec.compute_dtype.kind == "f":
         run_serial, run_parallel = _compile_fixed()
         # ext rows/cols that map straight onto the image, for the no-copy path
         oy = spec.offset[0]
