@@ -427,6 +427,16 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- arguments
 
 
+def _kernel_args(parser: argparse.ArgumentParser, names: str) -> None:
+    """The kernel options shared by the commands that take a kernel."""
+    parser.add_argument("-k", "--kernel", required=True, metavar="NAME|FILE.npy",
+                        help=f"kernel name ({names}) or a 2-D .npy array")
+    parser.add_argument("--sigma", type=float, help="gaussian: standard deviation (default 1)")
+    parser.add_argument("--size", type=int,
+                        help="box: side length (default 3); gaussian: odd side length "
+                             "(default: 4 sigma each side)")
+
+
 def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     parser = argparse.ArgumentParser(
         prog=PROG, description="2-D convolution from the command line.")
@@ -446,12 +456,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
     f.add_argument("input", nargs="?", metavar="INPUT",
                    help="image file or .npy array (default: the zone plate)")
     f.add_argument("output", metavar="OUTPUT", help="output image file or .npy array")
-    f.add_argument("-k", "--kernel", required=True, metavar="NAME|FILE.npy",
-                   help=f"kernel name ({names}) or a 2-D .npy array")
-    f.add_argument("--sigma", type=float, help="gaussian: standard deviation (default 1)")
-    f.add_argument("--size", type=int,
-                   help="box: side length (default 3); gaussian: odd side length "
-                        "(default: 4 sigma each side)")
+    _kernel_args(f, names)
     f.add_argument("--mode", choices=("same", "full", "valid"), default="same",
                    help="output region, as scipy.signal (default: same)")
     f.add_argument("--boundary", default="symm", metavar="NAME",
@@ -485,10 +490,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
                     "8x512x512) and a kernel: every candidate engine with its predicted "
                     "time, the engines that cannot apply with the reason, and the choice.")
     e.add_argument("shape", metavar="SHAPE", help="image shape, e.g. 2048x2048")
-    e.add_argument("-k", "--kernel", required=True, metavar="NAME|FILE.npy",
-                   help=f"kernel name ({names}) or a 2-D .npy array")
-    e.add_argument("--sigma", type=float, help="gaussian: standard deviation")
-    e.add_argument("--size", type=int, help="box: side length; gaussian: odd side length")
+    _kernel_args(e, names)
     e.add_argument("--mode", choices=("same", "full", "valid"), default="same")
     e.add_argument("--boundary", default="fill", metavar="NAME")
     e.add_argument("--method", choices=METHODS, default="auto")
