@@ -91,7 +91,8 @@ def _corr_kernel(k3: np.ndarray, flipped: bool) -> np.ndarray:
 
 
 def _engine_plan(st: _Setup, image_shape, kc3: np.ndarray, xmax: int | None,
-                 sample: np.ndarray | None) -> _plan.EnginePlan:
+                 sample: np.ndarray | None, image: np.ndarray | None = None
+                 ) -> _plan.EnginePlan:
     (b, h, w), (bk, kh, kw) = image_shape, kc3.shape
     ho, oy = region(st.mode, h, kh, st.flipped)
     wo, ox = region(st.mode, w, kw, st.flipped)
@@ -101,6 +102,12 @@ def _engine_plan(st: _Setup, image_shape, kc3: np.ndarray, xmax: int | None,
     bound = None
     if st.cdt.kind in "iu":
         bound = _int_bound(xmax, kc3, st.fill, st.kind == "constant")
+        if st.mode == "valid" and image is not None:
+            # valid windows stay inside the image, so the roles can be swapped:
+            # |sum| <= max|k| * sum|image| too (tighter for a large-valued kernel)
+            kmax = max(abs(int(kc3.max())), abs(int(kc3.min())))
+            xsum = float(np.abs(image.astype(np.float64)).sum(axis=(-2, -1)).max())
+            bound = min(bound, int(kmax * xsum * (1 + 1e-9)) + 1)
     if kc3.dtype == np.uint64 and int(kc3.max()) > np.iinfo(np.int64).max:
         kc3 = kc3.astype(object)  # beyond int64: only the exact engine can take it
     else:
@@ -137,13 +144,13 @@ def _run(x: np.ndarray, st: _Setup, out, ep: _plan.EnginePlan | None = None,
         kc3 = _corr_kernel(x3, st.flipped)
         xmax = _data_max(image3) if st.cdt.kind in "iu" else None
         ep = _engine_plan(st, image3.shape, kc3, xmax, image3 if st.method == "measure"
-                          else None)
+                          else None, image3)
     else:
         image3 = x3
         if ep is None:
             xmax = _data_max(x3) if st.cdt.kind in "iu" else None
             ep = _engine_plan(st, x3.shape, _corr_kernel(st.k3, st.flipped), xmax,
-                              x3 if st.method == "measure" else None)
+                              x3 if st.method == "measure" else None, x3)
     res = ep.execute(image3)
     if st.swap and not st.flipped:
         res = res[:, ::-1, ::-1]
