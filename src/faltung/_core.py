@@ -15,12 +15,21 @@ Mode = Literal["full", "same", "valid"]
 Method = Literal["auto", "measure", "direct", "separable", "running", "fft"]
 
 
-def _int_bound(xmax: int, k: np.ndarray, fill, uses_fill: bool) -> int:
-    """Worst-case |result| of an integer correlation (conservative)."""
-    if uses_fill:
-        xmax = max(xmax, abs(int(fill)))
+def _int_bound(st: _Setup, k: np.ndarray, xmax: int, image: np.ndarray | None) -> int:
+    """Worst-case |result| of an integer correlation (conservative).
+
+    ``max|x| * sum|k|``; in valid mode, where every window lies inside the
+    image, also ``max|k| * sum|image|`` (tighter for a large-valued kernel).
+    """
+    if st.kind == "constant":
+        xmax = max(xmax, abs(int(st.fill)))
     ksum = float(np.abs(k.astype(np.float64)).sum(axis=(-2, -1)).max())
-    return int(xmax * ksum * (1 + 1e-9)) + 1
+    bound = int(xmax * ksum * (1 + 1e-9)) + 1
+    if st.mode == "valid" and image is not None:
+        kmax = max(abs(int(k.max())), abs(int(k.min())))
+        xsum = float(np.abs(image.astype(np.float64)).sum(axis=(-2, -1)).max())
+        bound = min(bound, int(kmax * xsum * (1 + 1e-9)) + 1)
+    return bound
 
 
 def _data_max(x: np.ndarray) -> int:
@@ -77,10 +86,12 @@ def _setup(shape: tuple[int, ...], dtype: np.dtype, in2, mode, boundary, fillval
     sizes = [region(mode, n, kn, flipped)[0] for n, kn in zip(spatial, k3.shape[1:])]
     if swap:
         sizes = [kn - n + 1 for n, kn in zip(spatial, k3.shape[1:])]
-    out_shape = list(batch_shape) + sizes
-    out_shape = list(np.moveaxis(np.empty(out_shape, dtype=np.uint8), (-2, -1), ax).shape)
+    # the batch axes keep their order; the spatial sizes go back to ``axes``
+    rest = iter(batch_shape)
+    out_shape = tuple(sizes[ax.index(i)] if i in ax else next(rest)
+                      for i in range(len(shape)))
     return _Setup(flipped, mode, kind, method, ax, threads, fill, rt, cdt, batch_shape, k3,
-                  swap, tuple(out_shape))
+                  swap, out_shape)
 
 
 def _corr_kernel(k3: np.ndarray, flipped: bool) -> np.ndarray:
@@ -99,15 +110,7 @@ def _engine_plan(st: _Setup, image_shape, kc3: np.ndarray, xmax: int | None,
     spec = ConvSpec(batch=b, in_shape=(h, w), kernel_shape=(kh, kw), kernel_batch=bk,
                     out_shape=(ho, wo), offset=(oy, ox), boundary=st.kind, fillvalue=st.fill,
                     compute_dtype=st.cdt, result_dtype=st.rt)
-    bound = None
-    if st.cdt.kind in "iu":
-        bound = _int_bound(xmax, kc3, st.fill, st.kind == "constant")
-        if st.mode == "valid" and image is not None:
-            # valid windows stay inside the image, so the roles can be swapped:
-            # |sum| <= max|k| * sum|image| too (tighter for a large-valued kernel)
-            kmax = max(abs(int(kc3.max())), abs(int(kc3.min())))
-            xsum = float(np.abs(image.astype(np.float64)).sum(axis=(-2, -1)).max())
-            bound = min(bound, int(kmax * xsum * (1 + 1e-9)) + 1)
+    bound = _int_bound(st, kc3, xmax, image) if st.cdt.kind in "iu" else None
     if kc3.dtype == np.uint64 and int(kc3.max()) > np.iinfo(np.int64).max:
         kc3 = kc3.astype(object)  # beyond int64: only the exact engine can take it
     else:
@@ -135,22 +138,24 @@ def _images(x: np.ndarray, st: _Setup) -> np.ndarray:
     return xs.reshape((-1,) + xs.shape[-2:])
 
 
+def _plan_on(st: _Setup, image3: np.ndarray, kc3: np.ndarray) -> _plan.EnginePlan:
+    """Plan with the image data at hand (integer bounds, measurement)."""
+    xmax = _data_max(image3) if st.cdt.kind in "iu" else None
+    return _engine_plan(st, image3.shape, kc3, xmax,
+                        image3 if st.method == "measure" else None, image3)
+
+
 def _run(x: np.ndarray, st: _Setup, out, ep: _plan.EnginePlan | None = None,
          return_plan: bool = False):
     x3 = _images(x, st)
     if st.swap:
         # scipy swaps the roles: the kernel becomes the image, each image a kernel.
         image3 = np.broadcast_to(st.k3, (x3.shape[0],) + st.k3.shape[1:])
-        kc3 = _corr_kernel(x3, st.flipped)
-        xmax = _data_max(image3) if st.cdt.kind in "iu" else None
-        ep = _engine_plan(st, image3.shape, kc3, xmax, image3 if st.method == "measure"
-                          else None, image3)
+        ep = _plan_on(st, image3, _corr_kernel(x3, st.flipped))
     else:
         image3 = x3
         if ep is None:
-            xmax = _data_max(x3) if st.cdt.kind in "iu" else None
-            ep = _engine_plan(st, x3.shape, _corr_kernel(st.k3, st.flipped), xmax,
-                              x3 if st.method == "measure" else None, x3)
+            ep = _plan_on(st, x3, _corr_kernel(st.k3, st.flipped))
     res = ep.execute(image3)
     if st.swap and not st.flipped:
         res = res[:, ::-1, ::-1]
@@ -205,14 +210,7 @@ class Plan:
         return self._ep.explain()
 
     def __call__(self, image: ArrayLike, out: np.ndarray | None = None) -> np.ndarray:
-        x = _validate.array(image, "image")
-        if x.shape != self.shape:
-            raise ValueError(f"image has shape {x.shape}, but this plan was made for "
-                             f"shape {self.shape}")
-        if not np.can_cast(x.dtype, self.dtype, "safe"):
-            raise TypeError(f"image has dtype {x.dtype}, but this plan was made for "
-                            f"{self.dtype} (allowed: dtypes that cast safely to it)")
-        x = x.astype(self.dtype, copy=False)
+        x = _validate.planned_image(image, self.shape, self.dtype)
         out = _validate.out_array(out, self._st.out_shape, self._st.rt)
         return _run(x, self._st, out, self._ep)
 
@@ -242,15 +240,7 @@ def plan(shape: tuple[int, ...], kernel: ArrayLike, *, dtype=np.float32, mode: M
     >>> bool(np.allclose(p(image), faltung.convolve2d(image, np.ones((9, 9)) / 81, 'same')))
     True
     """
-    try:
-        shp = tuple(int(n) for n in shape)
-    except TypeError:
-        raise TypeError(f"shape must be a tuple of ints, got {shape!r}") from None
-    dt = np.dtype(dtype)
-    probe = _validate.array(np.empty((1,) * len(shp), dtype=dt), "dtype")
-    _validate.ndim_at_least(np.empty(shp, dtype=np.uint8) if all(shp) else probe, "shape")
-    if not all(n > 0 for n in shp):
-        raise ValueError(f"shape must have positive sizes, got {shp}")
+    shp, dt = _validate.image_shape(shape), _validate.image_dtype(dtype)
     st = _setup(shp, dt, kernel, mode, boundary, fillvalue, method, axes, workers, convolve,
                 "signal")
     return Plan(shp, dt, st)
@@ -286,11 +276,7 @@ def explain(in1: ArrayLike | tuple[int, ...], in2: ArrayLike, mode: Mode = "full
                 convolve, "signal")
     if st.swap:
         return "valid-mode swap: the kernel is larger than the image; planned per call"
-    xmax = _data_max(x) if st.cdt.kind in "iu" else None
-    x3 = _images(x, st)
-    ep = _engine_plan(st, x3.shape, _corr_kernel(st.k3, st.flipped), xmax,
-                      x3 if st.method == "measure" else None)
-    return ep.explain()
+    return _plan_on(st, _images(x, st), _corr_kernel(st.k3, st.flipped)).explain()
 
 
 def convolve2d(in1: ArrayLike, in2: ArrayLike, mode: Mode = "full", boundary: str = "fill",

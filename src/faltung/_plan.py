@@ -170,6 +170,14 @@ class EnginePlan:
             lines.append("   (falls back to direct if the input holds NaN or Inf)")
         return "\n".join(lines)
 
+    def bind_spectrum(self) -> None:
+        """Precompute the kernel spectrum an FFT plan multiplies by."""
+        if self.engine == "fft":
+            fdt = _fft_dtype(self.spec.compute_dtype)
+            self.kspec = _fft.kernel_spectrum(self.kernel.astype(fdt, copy=False),
+                                              self.tile or _fft.whole_shape(self.spec),
+                                              self.threads)
+
     def execute(self, x3: np.ndarray) -> np.ndarray:
         """Run on (B, H, W) images; returns the compute dtype (object for 'exact')."""
         spec = self.spec
@@ -182,7 +190,7 @@ class EnginePlan:
                                   spec.fillvalue, *spec.offset)
             return _exact.correlate(xe, self.kernel, spec)
         if engine == "fft":
-            fdt = cdt if cdt.kind in "fc" else np.dtype(np.float64)
+            fdt = _fft_dtype(cdt)
             xe = _boundary.extend(np.asarray(x3, dtype=fdt), self.rows, self.cols,
                                   fdt.type(spec.fillvalue), *spec.offset)
             res = _fft.correlate(xe, self.kernel.astype(fdt, copy=False), spec, self.threads,
@@ -198,6 +206,11 @@ class EnginePlan:
                                       self.threads)
         k = np.ascontiguousarray(self.kernel, dtype=cdt)
         return _direct.correlate(x, k, spec, self.rows, self.cols, interior, self.threads)
+
+
+def _fft_dtype(cdt: np.dtype) -> np.dtype:
+    """FFT working dtype: the compute dtype, or float64 for integers."""
+    return cdt if cdt.kind in "fc" else np.dtype(np.float64)
 
 
 def _all_finite(x: np.ndarray) -> bool:
@@ -337,17 +350,11 @@ def make(spec: ConvSpec, k: np.ndarray, method: str, threads: int,
                       cols=cols, threads=threads, candidates=cands, rejected=rejected,
                       factors=factors if chosen.engine == "separable" else None,
                       box=box if chosen.engine == "running" else None, tile=chosen.tile)
-    if chosen.engine == "fft":
-        fdt = spec.compute_dtype if spec.compute_dtype.kind in "fc" else np.dtype(np.float64)
-        shape = chosen.tile or _fft.whole_shape(spec)
-        plan.kspec = _fft.kernel_spectrum(k.astype(fdt, copy=False), shape, threads)
+    plan.bind_spectrum()
     # IEEE propagation of NaN/Inf is only guaranteed by direct summation; the
     # other engines are used on finite data (one cheap check per call).
-    plan.needs_finite = (spec.compute_dtype.kind in "fc" and chosen.engine in
-                         ("separable", "running") and method in ("auto", "measure"))
-    if (chosen.engine == "fft" and method in ("auto", "measure")
-            and spec.compute_dtype.kind in "fc"):
-        plan.needs_finite = True
+    plan.needs_finite = (spec.compute_dtype.kind in "fc" and chosen.engine != "direct"
+                         and method in ("auto", "measure"))
     return plan
 
 
@@ -369,10 +376,7 @@ def _measured(spec, k, cands, rows, cols, threads, factors, box, sample):
             return cand, "only exact candidate"
         trial = EnginePlan(spec=spec, engine=cand.engine, reason="", kernel=k, rows=rows,
                            cols=cols, threads=threads, factors=factors, box=box, tile=cand.tile)
-        if cand.engine == "fft":
-            fdt = spec.compute_dtype if spec.compute_dtype.kind in "fc" else np.float64
-            trial.kspec = _fft.kernel_spectrum(k.astype(fdt), cand.tile or
-                                               _fft.whole_shape(spec), threads)
+        trial.bind_spectrum()
         trial.execute(sample)  # warm-up (compilation, caches)
         best = math.inf
         for _ in range(3):

@@ -54,6 +54,39 @@ def array(value, name: str) -> np.ndarray:
     return arr
 
 
+def image_shape(value) -> tuple[int, ...]:
+    """The image shape a plan is made for: at least (H, W), positive sizes."""
+    try:
+        shape = tuple(operator.index(n) for n in value)
+    except TypeError:
+        raise TypeError(f"shape must be a tuple of ints, got {_describe(value)}") from None
+    if len(shape) < 2:
+        raise ValueError(f"shape must have at least 2 dimensions (..., H, W), got {shape}")
+    if min(shape) < 1:
+        raise ValueError(f"shape must have positive sizes, got {shape}")
+    return shape
+
+
+def image_dtype(value) -> np.dtype:
+    """The image dtype a plan is made for, checked like an input array's."""
+    try:
+        dt = np.dtype(value)
+    except TypeError:
+        raise TypeError(f"dtype must be a numpy dtype, got {_describe(value)}") from None
+    return array(np.zeros(1, dtype=dt), "dtype").dtype
+
+
+def planned_image(value, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """An image for a Plan: its shape, and a dtype that casts safely to the plan's."""
+    x = array(value, "image")
+    if x.shape != shape:
+        raise ValueError(f"image has shape {x.shape}, but this plan was made for shape {shape}")
+    if not np.can_cast(x.dtype, dtype, "safe"):
+        raise TypeError(f"image has dtype {x.dtype}, but this plan was made for {dtype} "
+                        "(allowed: dtypes that cast safely to it)")
+    return x.astype(dtype, copy=False)
+
+
 def ndim_at_least(arr: np.ndarray, name: str, ndim: int = 2) -> None:
     if arr.ndim < ndim:
         raise ValueError(f"{name} must have at least {ndim} dimensions (..., H, W), "

@@ -40,37 +40,15 @@ def shapes(spec: ConvSpec) -> list[tuple[int, int] | None]:
     kh, kw = spec.kernel_shape
     ho, wo = spec.out_shape
     out: list[tuple[int, int] | None] = [None]
+    whole = whole_shape(spec)
     for n in TILE_SIZES:
-        l0 = n if n >= 2 * kh else None
-        l1 = n if n >= 2 * kw else None
-        if l0 is None or l1 is None:
+        if n < 2 * max(kh, kw):
             continue
         # A tile bigger than the whole window is the whole-image case.
         if n - kh + 1 >= ho and n - kw + 1 >= wo:
             break
-        out.append((min(l0, sfft.next_fast_len(ho + kh - 1, True)),
-                    min(l1, sfft.next_fast_len(wo + kw - 1, True))))
+        out.append((min(n, whole[0]), min(n, whole[1])))
     return out
-
-
-def work(spec: ConvSpec, tile: tuple[int, int] | None) -> float:
-    """Transform work in units of ``element * log2(elements)``."""
-    he, we = spec.ext_shape
-    real = spec.compute_dtype.kind != "c"
-    if tile is None:
-        l0, l1 = sfft.next_fast_len(he, real), sfft.next_fast_len(we, real)
-        count = 1
-    else:
-        l0, l1 = tile
-        kh, kw = spec.kernel_shape
-        count = math.ceil(spec.out_shape[0] / (l0 - kh + 1)) * math.ceil(
-            spec.out_shape[1] / (l1 - kw + 1))
-    # forward + inverse of the image tiles (the kernel spectrum is amortised).
-    # Measured: small tiles run below the n*log(n) rate (per-transform
-    # overheads), and a whole-image transform falls out of cache.
-    penalty = 1.3 if tile is None else 1 + 128 / min(l0, l1)
-    per_tile = 2 * l0 * l1 * math.log2(max(l0 * l1, 2)) * penalty
-    return spec.batch * count * per_tile
 
 
 def tiles(spec: ConvSpec, tile: tuple[int, int] | None) -> int:
@@ -80,6 +58,16 @@ def tiles(spec: ConvSpec, tile: tuple[int, int] | None) -> int:
     kh, kw = spec.kernel_shape
     return spec.batch * math.ceil(spec.out_shape[0] / (tile[0] - kh + 1)) * math.ceil(
         spec.out_shape[1] / (tile[1] - kw + 1))
+
+
+def work(spec: ConvSpec, tile: tuple[int, int] | None) -> float:
+    """Transform work in units of ``element * log2(elements)``."""
+    l0, l1 = tile or whole_shape(spec)
+    # forward + inverse of the image tiles (the kernel spectrum is amortised).
+    # Measured: small tiles run below the n*log(n) rate (per-transform
+    # overheads), and a whole-image transform falls out of cache.
+    penalty = 1.3 if tile is None else 1 + 128 / min(l0, l1)
+    return tiles(spec, tile) * 2 * l0 * l1 * math.log2(max(l0 * l1, 2)) * penalty
 
 
 def kernel_spectrum(k: np.ndarray, shape: tuple[int, int], workers: int) -> np.ndarray:
@@ -96,9 +84,9 @@ def kernel_spectrum(k: np.ndarray, shape: tuple[int, int], workers: int) -> np.n
     return sfft.fft(rows, shape[0], axis=-2, workers=workers)
 
 
-def _transform(tiles: np.ndarray, kspec: np.ndarray, shape, rows: slice,
+def _transform(data: np.ndarray, kspec: np.ndarray, shape, rows: slice,
                workers: int) -> np.ndarray:
-    """Correlate ``tiles`` (..., h, w) with a kernel spectrum; keep ``rows``.
+    """Correlate ``data`` (..., h, w) with a kernel spectrum; keep ``rows``.
 
     Row and column passes are done one axis at a time: the row transform
     only touches the ``h`` rows that hold data (zero padding to ``shape[0]``
@@ -107,14 +95,14 @@ def _transform(tiles: np.ndarray, kspec: np.ndarray, shape, rows: slice,
     ``irfft2`` (which copies and pads its input).
     """
     l0, l1 = shape
-    if tiles.dtype.kind == "c":
-        spec_x = sfft.fft(tiles, l1, axis=-1, workers=workers)
+    if data.dtype.kind == "c":
+        spec_x = sfft.fft(data, l1, axis=-1, workers=workers)
     else:
-        spec_x = sfft.rfft(tiles, l1, axis=-1, workers=workers)
+        spec_x = sfft.rfft(data, l1, axis=-1, workers=workers)
     spec_x = sfft.fft(spec_x, l0, axis=-2, workers=workers, overwrite_x=True)
     spec_x *= kspec
     spec_x = sfft.ifft(spec_x, axis=-2, workers=workers, overwrite_x=True)[..., rows, :]
-    if tiles.dtype.kind == "c":
+    if data.dtype.kind == "c":
         return sfft.ifft(spec_x, l1, axis=-1, workers=workers, overwrite_x=True)
     return sfft.irfft(spec_x, l1, axis=-1, workers=workers, overwrite_x=True)
 
