@@ -248,3 +248,50 @@ def test_laplacian(rng, dtype, ksize):
             e = cv2.Laplacian(x, ddepth, ksize=ksize, scale=0.5, delta=1, borderType=border)
             r = cv.Laplacian(x, ddepth, ksize=ksize, scale=0.5, delta=1, borderType=border)
             _close(r, e)
+
+
+def _exact_correlation(x, k):
+    """int64 reference: reflect-101 border, kernel centred (cv2's default)."""
+    kh, kw = k.shape
+    ext = np.pad(x.astype(np.int64), ((kh // 2, kh // 2), (kw // 2, kw // 2)), mode="reflect")
+    win = np.lib.stride_tricks.sliding_window_view(ext, (kh, kw))
+    return np.einsum("yxij,ij->yx", win, k.astype(np.int64))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16])
+@pytest.mark.parametrize("kmax", [2, 2**10, 2**31, 2**40])
+def test_integer_kernels_exact_at_full_range(rng, dtype, kmax):
+    # Integer images with integer kernels are summed in float32, float64 or
+    # int64 depending on the worst-case sum; every choice must be exact.
+    info = np.iinfo(dtype)
+    x = rng.integers(info.min, int(info.max) + 1, (37, 41)).astype(dtype)
+    x[0, :5] = info.max
+    x[-1, -5:] = info.min
+    k = rng.integers(-kmax, kmax + 1, (5, 5))
+    want = _exact_correlation(x, k)
+    got = cv.filter2D(x, cv.CV_64F, k.astype(np.float64))
+    np.testing.assert_array_equal(got, want.astype(np.float64))
+    sat = cv.filter2D(x, cv.CV_16S, k.astype(np.float64))
+    np.testing.assert_array_equal(sat, np.clip(want, -32768, 32767).astype(np.int16))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16])
+@pytest.mark.parametrize("ksize", [3, 5, 7])
+@pytest.mark.parametrize("ddepth", [cv2.CV_16S, cv2.CV_32F, cv2.CV_64F])
+def test_sobel_full_range_matches_cv2(rng, dtype, ksize, ddepth):
+    if dtype == np.uint16 and ddepth == cv2.CV_16S:
+        pytest.skip("cv2 has no 16U -> 16S Sobel")
+    info = np.iinfo(dtype)
+    x = rng.integers(info.min, int(info.max) + 1, (29, 33)).astype(dtype)
+    for dx, dy in ((1, 0), (0, 1), (1, 1)):
+        want = cv2.Sobel(x, ddepth, dx, dy, ksize=ksize)
+        got = cv.Sobel(x, ddepth, dx, dy, ksize=ksize)
+        if ddepth == cv2.CV_32F:
+            _close(got, want)  # sums beyond 2**24: cv2 rounds them in float32, faltung once
+        else:
+            np.testing.assert_array_equal(got, want)
+        if dtype == np.uint8:
+            # (cv2's 16S -> 16S path for dy=1, ksize 3/5 saturates before scaling,
+            # unlike its other paths; faltung scales the exact sum everywhere)
+            want = cv2.Sobel(x, ddepth, dx, dy, ksize=ksize, scale=0.5, delta=3)
+            _close(cv.Sobel(x, ddepth, dx, dy, ksize=ksize, scale=0.5, delta=3), want)
