@@ -1,5 +1,6 @@
 """The ``faltung`` command, run in-process through ``faltung.cli.main``."""
 
+import re
 import shutil
 import subprocess
 import sys
@@ -292,3 +293,229 @@ def test_console_script_version():
     proc = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"faltung {faltung.__version__}"
+
+
+# --------------------------------------------------------------------------- train-digits
+
+
+def test_train_digits_command(capsys):
+    pytest.importorskip("sklearn")
+    status, out, err = run(capsys, "train-digits", "--epochs", "1", "--no-save",
+                           "--no-progress")
+    assert status == 0, err
+    assert "epoch 1/1  loss" in out
+    assert re.search(r"^held-out accuracy \d+\.\d\d% \(359 images\)", out, re.M), out
+
+
+def test_train_digits_help(capsys):
+    status, out, _ = run(capsys, "train-digits", "--help")
+    assert status == 0 and "--epochs" in out and "--dataset" in out
+    status, out, _ = run(capsys, "--help")
+    assert status == 0 and "train-digits" in out
+    proc = subprocess.run([sys.executable, "-m", "faltung", "train-digits", "--help"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "usage: faltung train-digits" in proc.stdout
+
+
+# --------------------------------------------------------------------------- filter --chunks
+
+CHUNK_IMAGE = np.random.default_rng(7).random((300, 200), dtype=np.float32)
+
+CHUNK_FILTERS = [
+    ("gaussian", ["--sigma", "3"]),
+    ("gaussian", ["--sigma", "1.5", "--boundary", "wrap"]),
+    ("box", ["--size", "5"]),
+    ("median", ["--size", "5", "--boundary", "nearest"]),
+    ("min", []),
+    ("max", ["--size", "4"]),
+    ("sobel", ["--axis", "y"]),
+    ("prewitt", ["--boundary", "mirror"]),
+    ("dog", ["--sigma", "1", "--sigma2", "2"]),
+    ("unsharp", ["--sigma", "2", "--amount", "1.5"]),
+]
+
+
+def assert_same_as_in_memory(name, got, ref):
+    """filter_file's contract: bit for bit, except box (running sums), equal to rounding."""
+    assert got.shape == ref.shape and got.dtype == ref.dtype
+    if name == "box":
+        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-5)
+    else:
+        np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("name, extra", CHUNK_FILTERS,
+                         ids=[n + "".join(e) for n, e in CHUNK_FILTERS])
+def test_chunks_npy_same_as_in_memory(tmp_path, capsys, name, extra):
+    pytest.importorskip("dask.array")
+    np.save(tmp_path / "in.npy", CHUNK_IMAGE)
+    status, out, err = run(capsys, "filter", tmp_path / "in.npy", tmp_path / "mem.npy",
+                           "--filter", name, *extra)
+    assert status == 0, err
+    status, out, err = run(capsys, "filter", tmp_path / "in.npy", tmp_path / "chunked.npy",
+                           "--filter", name, *extra, "--chunks", "64")
+    assert status == 0, err
+    # 300x200 in 64x64 chunks: 5 rows x 4 columns of chunks
+    assert "chunks: 64x64 read at a time (5x4 = 20 chunks)" in out
+    assert_same_as_in_memory(name, np.load(tmp_path / "chunked.npy"),
+                             np.load(tmp_path / "mem.npy"))
+
+
+def test_chunks_routes_to_filter_file(tmp_path, capsys, monkeypatch):
+    fd = pytest.importorskip("faltung.dask")
+    calls = []
+    real = fd.filter_file
+
+    def spy(*args, **kwargs):
+        calls.append((args, kwargs))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fd, "filter_file", spy)
+    np.save(tmp_path / "in.npy", CHUNK_IMAGE)
+    status, out, err = run(capsys, "filter", tmp_path / "in.npy", tmp_path / "o.npy",
+                           "-f", "gaussian", "--sigma", "2.5", "--boundary", "wrap",
+                           "--chunks", "64x50")
+    assert status == 0, err
+    (args, kwargs), = calls
+    assert args[2:] == ("gaussian", {"sigma": 2.5, "size": None, "axis": None, "sigma2": None,
+                                     "amount": None, "iir": False}, (64, 50))
+    assert kwargs == {"boundary": "wrap", "progress": False}
+    assert "chunks: 64x50 read at a time (5x4 = 20 chunks)" in out
+
+
+def test_chunks_rows_cols_on_channels(tmp_path, capsys):
+    pytest.importorskip("dask.array")
+    rgb = np.random.default_rng(3).random((300, 200, 3)).astype(np.float32)
+    np.save(tmp_path / "in.npy", rgb)
+    assert run(capsys, "filter", tmp_path / "in.npy", tmp_path / "mem.npy",
+               "--filter", "gaussian", "--sigma", "2")[0] == 0
+    status, out, err = run(capsys, "filter", tmp_path / "in.npy", tmp_path / "chunked.npy",
+                           "--filter", "gaussian", "--sigma", "2", "--chunks", "100x64")
+    assert status == 0, err
+    assert "(3x4 = 12 chunks)" in out
+    np.testing.assert_array_equal(np.load(tmp_path / "chunked.npy"),
+                                  np.load(tmp_path / "mem.npy"))
+
+
+@pytest.mark.parametrize("dtype, channels, out_ext", [
+    (np.uint8, 0, ".tif"), (np.uint16, 0, ".tif"), (np.uint8, 3, ".tif"),
+    (np.uint8, 4, ".tif"), (np.uint8, 0, ".npy"), (np.uint16, 0, ".npy"),
+])
+def test_chunks_tiff_same_as_in_memory(tmp_path, capsys, dtype, channels, out_ext):
+    pytest.importorskip("dask.array")
+    tifffile = pytest.importorskip("tifffile")
+    # (no 16-bit colour: in memory, Pillow reads it as 8-bit, filter_file as 16-bit)
+    maxval = np.iinfo(dtype).max
+    shape = (300, 200, channels) if channels else (300, 200)
+    img = np.rint(np.random.default_rng(5).random(shape) * maxval).astype(dtype)
+    tifffile.imwrite(tmp_path / "in.tif", img, photometric="rgb" if channels else "minisblack",
+                     extrasamples=[2] if channels == 4 else None)
+    argv = ["--filter", "gaussian", "--sigma", "2"]
+    status, _, err = run(capsys, "filter", tmp_path / "in.tif", tmp_path / f"mem{out_ext}",
+                         *argv)
+    assert status == 0, err
+    status, out, err = run(capsys, "filter", tmp_path / "in.tif",
+                           tmp_path / f"chunked{out_ext}", *argv, "--chunks", "64")
+    assert status == 0, err
+    assert "(5x4 = 20 chunks)" in out
+    read = tifffile.imread if out_ext == ".tif" else np.load
+    got, ref = read(tmp_path / f"chunked{out_ext}"), read(tmp_path / f"mem{out_ext}")
+    assert got.dtype == (dtype if out_ext == ".tif" else np.float32)
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_chunks_progress(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("dask.array")
+    np.save(tmp_path / "in.npy", CHUNK_IMAGE)
+    argv = ["filter", tmp_path / "in.npy", tmp_path / "o.npy", "-f", "box", "--chunks", "128"]
+    status, out, err = run(capsys, *argv)          # stdout is not a terminal: no bar
+    assert status == 0, err
+    assert "Completed" not in out
+    status, out, err = run(capsys, *argv, "--progress")
+    assert status == 0, err
+    assert "100% Completed" in out
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)    # a terminal: a bar ...
+    status, out, err = run(capsys, *argv)
+    assert status == 0 and "100% Completed" in out
+    status, out, err = run(capsys, *argv, "--no-progress")     # ... unless switched off
+    assert status == 0 and "Completed" not in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["@OUT.npy", "-f", "gaussian", "--chunks", "64"],
+     "--chunks needs an INPUT file (.npy, .tif, .tiff, .zarr); only OUTPUT was given"),
+    (["@IN.npy", "@OUT.npy", "-k", "box", "--chunks", "64"],
+     "--chunks works with --filter NAME only, not with --kernel 'box'; out-of-core filters: "
+     "gaussian, box"),
+    (["@IN.npy", "@OUT.npy", "-f", "scharr", "--chunks", "64"],
+     "--filter scharr cannot be computed chunk by chunk; with --chunks the filters are: box, "
+     "dog, gaussian"),
+    (["@IN.npy", "@OUT.png", "-f", "gaussian", "--chunks", "64"],
+     "--chunks reads and writes .npy, .tif, .tiff, .zarr files; OUTPUT '@OUT.png' is not one"),
+    (["@IN.png", "@OUT.npy", "-f", "gaussian", "--chunks", "64"],
+     "INPUT '@IN.png' is not one"),
+    (["@MISSING.npy", "@OUT.npy", "-f", "gaussian", "--chunks", "64"],
+     "cannot read '@MISSING.npy': no such file"),
+    (["@IN.npy", "@NODIR/OUT.npy", "-f", "gaussian", "--chunks", "64"], "does not exist"),
+    (["@IN.npy", "@IN.npy", "-f", "gaussian", "--chunks", "64"], "OUTPUT must not be INPUT"),
+    (["@IN.npy", "@OUT.npy", "-f", "gaussian", "--chunks", "0"],
+     "argument --chunks: expected N or ROWSxCOLS"),
+    (["@IN.npy", "@OUT.npy", "-f", "gaussian", "--chunks", "64x"], "got '64x'"),
+    (["@IN.npy", "@OUT.npy", "-f", "gaussian", "--chunks", "8x8x8"], "got '8x8x8'"),
+    (["@IN.npy", "@OUT.npy", "-f", "gaussian", "--iir", "--chunks", "64"],
+     "--iir cannot be combined with --chunks"),
+    (["@IN.npy", "@OUT.npy", "-f", "sobel", "--normalize", "--chunks", "64"],
+     "--normalize cannot be combined with --chunks"),
+    (["@IN.npy", "@OUT.npy", "-f", "sobel", "--abs", "--chunks", "64"],
+     "--abs cannot be combined with --chunks"),
+    (["@IN.npy", "@OUT.npy", "-f", "box", "--repeat", "3", "--chunks", "64"],
+     "--repeat 3 cannot be combined with --chunks"),
+    (["@IN.npy", "@OUT.npy", "-f", "box", "--progress"], "--progress applies to --chunks"),
+    (["@IN.npy", "@OUT.npy", "-f", "box", "--sigma", "2", "--chunks", "64"],
+     "filter 'box' does not take sigma"),
+    (["@IN4.npy", "@OUT.npy", "-f", "box", "--chunks", "64"],
+     "a .npy array with 4 channels cannot be filtered with --chunks"),
+    (["@IN3.npy", "@OUT.npy", "-f", "sobel", "--chunks", "64"],
+     "cannot be .npy for --filter sobel on 3 channels"),
+])
+def test_chunks_errors(tmp_path, capsys, argv, message):
+    pytest.importorskip("dask.array")
+    np.save(tmp_path / "IN.npy", CHUNK_IMAGE[:40, :30])
+    np.save(tmp_path / "IN3.npy", np.zeros((40, 30, 3), np.float32))
+    np.save(tmp_path / "IN4.npy", np.zeros((40, 30, 4), np.float32))
+    Image.fromarray(np.zeros((40, 30), np.uint8)).save(tmp_path / "IN.png")
+    argv = [str(tmp_path / a[1:]) if a.startswith("@") else a for a in argv]  # @ = in tmp_path
+    message = message.replace("'@", f"'{tmp_path}/")
+    status, out, err = run(capsys, "filter", *argv)
+    assert status == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "OUT.npy").exists()
+
+
+def test_chunks_without_dask(tmp_path, capsys, monkeypatch):
+    for name in ("dask", "dask.array", "dask.highlevelgraph"):
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.delitem(sys.modules, "faltung.dask", raising=False)
+    monkeypatch.delattr(faltung, "dask", raising=False)
+    np.save(tmp_path / "in.npy", CHUNK_IMAGE[:40, :30])
+    status, _, err = run(capsys, "filter", tmp_path / "in.npy", tmp_path / "o.npy",
+                         "-f", "gaussian", "--chunks", "16")
+    assert status == 2 and "Traceback" not in err
+    assert "--chunks (out-of-core filtering with Dask) needs pip install 'faltung[dask]'" in err
+    assert not (tmp_path / "o.npy").exists()
+    # everything else works without Dask
+    status, _, err = run(capsys, "filter", tmp_path / "in.npy", tmp_path / "o.npy",
+                         "-f", "gaussian")
+    assert status == 0, err
+    status, out, _ = run(capsys, "filter", "--help")
+    assert status == 0 and "--chunks" in out
+
+
+def test_chunked_filter_names_are_file_filters():
+    fd = pytest.importorskip("faltung.dask")
+    from faltung.cli import CHUNKED_FILTERS
+
+    assert sorted(CHUNKED_FILTERS) == sorted(fd.FILE_FILTERS)
+    assert set(CHUNKED_FILTERS) <= set(faltung.filters.NAMED)

@@ -7,9 +7,19 @@
 ``faltung filter [INPUT] OUTPUT --filter NAME [--sigma S] [--size N] ...``
     Apply a named image filter (gaussian, median, sobel, ...; see
     :data:`faltung.filters.NAMED`).
+``faltung filter INPUT OUTPUT --filter NAME --chunks N|ROWSxCOLS [--progress]``
+    The same out of core, chunk by chunk with Dask
+    (:func:`faltung.dask.filter_file`; ``pip install 'faltung[dask]'``), for
+    images larger than memory: ``.npy``, ``.tif``/``.tiff`` or ``.zarr`` in
+    and out, the filters of :data:`faltung.dask.FILE_FILTERS`. The result is
+    that of the same command without ``--chunks`` (bit for bit, except
+    ``box`` on large images: equal to rounding; see ``filter_file``).
 ``faltung deblur [INPUT] OUTPUT --psf NAME|FILE.npy [--method wiener|rl|inverse]``
     Undo a known blur (:mod:`faltung.restore`); with no INPUT, blur the zone
     plate with noise, restore it and report the PSNRs.
+``faltung train-digits [--epochs N] [--dataset digits|mnist] ...``
+    Train a small CNN on handwritten digits with :mod:`faltung.nn`
+    (:mod:`faltung.cli_train`).
 ``faltung demo OUTDIR``
     Write ``OUTDIR/contact_sheet.png``: the zone plate and its filtered
     versions side by side, with ``contact_sheet.txt`` naming the tiles.
@@ -24,6 +34,8 @@ files (``pip install faltung[image]``); ``.npy`` files work without it.
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -32,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, cli_deblur, filters, kernels
+from . import __version__, cli_deblur, cli_train, filters, kernels
 from ._core import _convolve
 from ._validate import METHODS
 from .images import zone_plate
@@ -45,6 +57,13 @@ DEMO_COLUMNS = 4
 # Colour of the gaps between contact-sheet tiles: not a grey, so it stands out
 # against the mid-grey of low-pass tiles as well as against black and white.
 DEMO_GAP_RGB = (40, 70, 120)
+# `filter --chunks`: the file types faltung.dask.filter_file reads and writes, and
+# the names of faltung.dask.FILE_FILTERS (for the help text, without importing Dask;
+# the command checks the name against FILE_FILTERS itself).
+CHUNKED_SUFFIXES = (".npy", ".tif", ".tiff", ".zarr")
+CHUNKED_FILTERS = ("gaussian", "box", "median", "min", "max", "sobel", "prewitt", "dog",
+                   "unsharp")
+DASK_EXTRA = "pip install 'faltung[dask]'"
 
 
 class CliError(Exception):
@@ -297,12 +316,17 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.2f} ms"
 
 
+def _filter_params(args: argparse.Namespace) -> dict[str, object]:
+    """The ``--filter`` parameters, as :func:`faltung.filters.by_name` takes them."""
+    return {"sigma": args.sigma, "size": args.size, "axis": args.axis,
+            "sigma2": args.sigma2, "amount": args.amount, "iir": args.iir}
+
+
 def _filter_run(pic: Picture, args: argparse.Namespace) -> Run:
     """``--filter NAME``: a named image filter on the colour channels (alpha kept)."""
     data = pic.data
     colour = data[..., :-1] if pic.alpha else data
-    params = {"sigma": args.sigma, "size": args.size, "axis": args.axis,
-              "sigma2": args.sigma2, "amount": args.amount, "iir": args.iir}
+    params = _filter_params(args)
     times = []
     for _ in range(max(1, args.repeat)):
         t0 = time.perf_counter()
@@ -319,6 +343,13 @@ def _cmd_filter(args: argparse.Namespace) -> int:
         raise CliError(f"--repeat must be at least 1, got {args.repeat}")
     if (args.kernel is None) == (args.filter is None):
         raise CliError("give exactly one of --kernel and --filter")
+    if args.chunks is None and args.progress is not None:
+        raise CliError(f"--{'' if args.progress else 'no-'}progress applies to --chunks "
+                       "(out-of-core filtering), which was not given")
+    if args.chunks is not None and args.kernel is not None:
+        raise CliError(f"--chunks works with --filter NAME only, not with --kernel "
+                       f"{args.kernel!r}; out-of-core filters: {', '.join(CHUNKED_FILTERS)} "
+                       "(or leave out --chunks to convolve in memory)")
     if args.filter is not None:
         return _cmd_named_filter(args)
     for opt in ("axis", "sigma2", "amount"):
@@ -364,6 +395,8 @@ def _cmd_named_filter(args: argparse.Namespace) -> int:
     if name not in filters.NAMED:
         raise CliError(f"unknown filter {args.filter!r}; known filters: "
                        f"{', '.join(sorted(filters.NAMED))}")
+    if args.chunks is not None:
+        return _cmd_chunked_filter(args, name)
     out_path = Path(args.output)
     _check_writable(out_path)
     pic = _read(args.input)
@@ -381,6 +414,141 @@ def _cmd_named_filter(args: argparse.Namespace) -> int:
     else:
         print(f"time:   {_ms(best)} (best of {len(run.times)} runs; first run {_ms(first)})")
     print(f"output: {written}")
+    return 0
+
+
+def _chunks_arg(text: str) -> int | tuple[int, int]:
+    """``--chunks``: ``N`` (N x N pixels) or ``ROWSxCOLS``."""
+    parts = text.strip().lower().replace(",", "x").split("x")
+    try:
+        sizes = [int(n) for n in parts]
+    except ValueError:
+        sizes = []
+    if len(sizes) not in (1, 2) or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected N or ROWSxCOLS (positive whole numbers of pixels, e.g. 4096 or "
+            f"2048x4096), got {text!r}")
+    return sizes[0] if len(sizes) == 1 else (sizes[0], sizes[1])
+
+
+def _peek(path: Path) -> tuple[tuple[int, ...], np.dtype, str]:
+    """(shape, dtype, kind) of a ``--chunks`` input, from its header only."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            with open(path, "rb") as f:
+                version = np.lib.format.read_magic(f)
+                read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read(f)
+            return tuple(shape), np.dtype(dtype), "array"
+        if suffix in (".tif", ".tiff"):
+            import tifffile
+
+            with tifffile.TiffFile(path) as tif:
+                series = tif.series[0]
+                return tuple(series.shape), np.dtype(series.dtype), "TIFF"
+        import zarr
+
+        z = zarr.open(path, mode="r")
+        return tuple(z.shape), np.dtype(z.dtype), "Zarr array"
+    except ImportError as exc:
+        raise CliError(f"reading {suffix} files with --chunks needs {exc.name or 'a package'}: "
+                       f"{DASK_EXTRA}") from None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+        raise CliError(f"cannot read {str(path)!r}: {exc}") from None
+
+
+def _cmd_chunked_filter(args: argparse.Namespace, name: str) -> int:
+    """``--filter NAME --chunks N``: out of core, by :func:`faltung.dask.filter_file`."""
+    allowed = ", ".join(CHUNKED_SUFFIXES)
+    if args.input is None:
+        raise CliError(f"--chunks needs an INPUT file ({allowed}); only OUTPUT was given, "
+                       "and the built-in zone plate is filtered in memory: leave out --chunks")
+    for opt in ("abs", "normalize"):
+        if getattr(args, opt):
+            raise CliError(f"--{opt} cannot be combined with --chunks: the out-of-core result "
+                           "is written as filtered; leave out one of them")
+    if args.repeat != 1:
+        raise CliError(f"--repeat {args.repeat} cannot be combined with --chunks "
+                       "(it times in-memory runs)")
+    if args.iir:
+        raise CliError("--iir cannot be combined with --chunks: the recursive Gaussian "
+                       "cannot be computed chunk by chunk; leave out one of them")
+    in_path, out_path = Path(args.input), Path(args.output)
+    for label, path in (("INPUT", in_path), ("OUTPUT", out_path)):
+        if path.suffix.lower() not in CHUNKED_SUFFIXES:
+            raise CliError(f"--chunks reads and writes {allowed} files; {label} "
+                           f"{str(path)!r} is not one (leave out --chunks to use it in memory)")
+    if not in_path.exists():
+        raise CliError(f"cannot read {str(in_path)!r}: no such file")
+    if not out_path.parent.is_dir():
+        raise CliError(f"cannot write {str(out_path)!r}: folder {str(out_path.parent)!r} "
+                       "does not exist")
+    if out_path.exists() and os.path.samefile(in_path, out_path):
+        raise CliError(f"with --chunks, OUTPUT must not be INPUT ({str(in_path)!r}): the input "
+                       "is read while the output is written")
+    try:
+        fd = importlib.import_module("faltung.dask")
+    except ImportError:
+        raise CliError(f"--chunks (out-of-core filtering with Dask) needs {DASK_EXTRA}"
+                       ) from None
+    if name not in fd.FILE_FILTERS:
+        raise CliError(f"--filter {name} cannot be computed chunk by chunk; with --chunks the "
+                       f"filters are: {', '.join(sorted(fd.FILE_FILTERS))} (leave out --chunks "
+                       "to filter in memory)")
+    shape, dtype, kind = _peek(in_path)
+    if kind == "array" and len(shape) == 3 and shape[2] in (2, 4):
+        # filter_file keeps the last of 2 or 4 channels as alpha; the in-memory
+        # command filters every channel of a .npy array
+        raise CliError(f"{in_path}: a .npy array with {shape[2]} channels cannot be filtered "
+                       "with --chunks (it would keep the last channel unfiltered, as alpha, "
+                       "where the in-memory command filters every channel); leave out "
+                       "--chunks or save the channels separately")
+    if out_path.suffix.lower() == ".npy" and len(shape) == 3 and shape[2] > 1 and (
+            shape[2] in (2, 4) or name in ("sobel", "prewitt")):
+        # filter_file computes these channels as separate pieces, and its .npy
+        # writer takes whole pixels only (IndexError); its TIFF and Zarr writers work
+        what = ("an image with alpha" if shape[2] in (2, 4)
+                else f"--filter {name} on {shape[2]} channels")
+        raise CliError(f"with --chunks, OUTPUT {str(out_path)!r} cannot be .npy for {what} "
+                       f"({in_path}: {'x'.join(map(str, shape))}); write .tif/.tiff or .zarr, "
+                       "or leave out --chunks")
+    chunks = args.chunks
+    if isinstance(chunks, tuple) and len(shape) == 3:
+        chunks = chunks + (-1,)
+    rows, cols = (chunks, chunks) if isinstance(chunks, int) else chunks[:2]
+    progress = args.progress
+    if progress is None:
+        isatty = getattr(sys.stdout, "isatty", None)
+        progress = bool(isatty and isatty())
+    params = _filter_params(args)
+    t0 = time.perf_counter()
+    try:
+        out_shape, out_dtype = fd.filter_file(in_path, out_path, name, params, chunks,
+                                              boundary=args.boundary, progress=progress)
+    except ImportError as exc:
+        raise CliError(f"--chunks with {in_path.suffix} or {out_path.suffix} files needs "
+                       f"{exc.name or 'a package'}: {DASK_EXTRA}") from None
+    seconds = time.perf_counter() - t0
+
+    size = "x".join(map(str, shape))
+    work = np.dtype(np.float64 if dtype == np.float64 else np.float32)
+    n_rows, n_cols = -(-shape[0] // rows), -(-shape[1] // cols)
+    alpha = len(out_shape) == 3 and out_shape[2] in (2, 4)
+    if out_path.suffix.lower() in (".tif", ".tiff") and out_dtype in (np.uint8, np.uint16):
+        written = f"{_layout(out_shape, alpha)}, {8 * out_dtype.itemsize}-bit"
+    else:
+        written = f"{'array' if out_path.suffix.lower() == '.npy' else 'Zarr array'} " \
+                  f"{'x'.join(map(str, out_shape))} {out_dtype}"
+    shown = ", ".join(f"{k}={getattr(args, k)}" for k in filters.NAMED[name][1]
+                      if getattr(args, k) not in (None, False))
+    print(f"input:  {in_path} ({kind} {size} {dtype})")
+    print(f"filter: {name}{f'({shown})' if shown else ''}, boundary={args.boundary}, {work}")
+    print(f"chunks: {rows}x{cols} read at a time ({n_rows}x{n_cols} = {n_rows * n_cols} "
+          "chunks), out of core with Dask")
+    print(f"time:   {_ms(seconds)}")
+    print(f"output: {out_path} ({written})")
     return 0
 
 
@@ -545,6 +713,15 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
                    help="time N runs and report the best (default: 1)")
     f.add_argument("--explain", action="store_true",
                    help="print the planner's ranking of the engines")
+    f.add_argument("--chunks", type=_chunks_arg, metavar="N|ROWSxCOLS",
+                   help="filter out of core, reading N x N (or ROWS x COLS) pixels at a time "
+                        f"with Dask ({DASK_EXTRA}), for images larger than memory: INPUT and "
+                        f"OUTPUT {', '.join(CHUNKED_SUFFIXES)}, --filter NAME only "
+                        f"({', '.join(CHUNKED_FILTERS)}); the result is that of the same "
+                        "command without --chunks (box on large images: to rounding)")
+    f.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="with --chunks: show Dask's progress bar (default: when stdout is a "
+                        "terminal)")
     f.set_defaults(func=_cmd_filter)
 
     d = sub.add_parser(
@@ -578,6 +755,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
     c.set_defaults(func=_cmd_calibrate)
     commands = {"filter": f, "demo": d, "explain": e, "calibrate": c}
     commands["deblur"] = cli_deblur.add_parser(sub)
+    commands["train-digits"] = cli_train.add_parser(sub)
     return parser, commands
 
 
@@ -598,8 +776,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     if not getattr(args, "func", None):
         parser.print_usage(sys.stderr)
-        print(f"{PROG}: error: a command is required (filter, deblur, demo, explain or "
-              "calibrate)",
+        print(f"{PROG}: error: a command is required (filter, deblur, train-digits, demo, "
+              "explain or calibrate)",
               file=sys.stderr)
         return 2
     try:
