@@ -24,6 +24,14 @@ time: on a machine shared with other jobs that is far less noisy (torch's
 OpenMP threads suffer badly from a busy neighbour), and it shows the work
 each library does.
 
+torch's OpenMP runtime (libgomp) lets its worker threads spin for a while
+after each call. On a 2-core machine they then take the cores from whatever
+runs next - in an alternating benchmark always faltung (P5 forward measured
+8.2-9.4 ms right after torch, 6.3-6.6 ms otherwise). So this script sets
+``OMP_WAIT_POLICY=PASSIVE`` (the threads sleep when idle) before it imports
+torch; torch's own times do not change with it (6.6-6.9 ms both ways).
+``--omp-active`` keeps libgomp's default.
+
 The GEMMs are numpy's OpenBLAS, whose kernel family is printed: on the
 reference machine the environment sets ``OPENBLAS_CORETYPE=Haswell`` (AVX2
 kernels) although the CPU has AVX-512; ``OPENBLAS_CORETYPE=SkylakeX`` doubles
@@ -43,10 +51,15 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-import torch
-import torch.nn.functional as TF
 
-from faltung.nn import functional as F
+if "--omp-active" not in sys.argv:
+    # before torch loads libgomp, which reads it once (see the module notes)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
+import torch.nn.functional as TF  # noqa: E402
+
+from faltung.nn import functional as F  # noqa: E402
 
 
 def _pair(f: Callable, g: Callable, repeats: int, clock: Callable = time.perf_counter):
@@ -156,6 +169,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", help="write the results as JSON here")
     p.add_argument("--single-thread", action="store_true",
                    help="one thread each, CPU time of the process instead of wall time")
+    p.add_argument("--omp-active", action="store_true",
+                   help="leave OMP_WAIT_POLICY alone (torch's threads spin after each call)")
     a = p.parse_args(argv)
     clock = time.perf_counter
     if a.single_thread:
@@ -175,7 +190,8 @@ def main(argv=None) -> int:
 
     cores = openblas_cores()
     print("numpy/scipy OpenBLAS kernels: " + ("; ".join(cores) or "unknown")
-          + f"; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}")
+          + f"; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}"
+          + f"; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
     print(f"{'workload':<28}{'faltung ms':>11}{'torch ms':>10}{'ratio':>7}{'target':>8}"
           f"{'':>6}{'rel diff':>10}  engine")
     results = []
@@ -213,7 +229,8 @@ def main(argv=None) -> int:
                "platform": platform.platform(), "python": platform.python_version(),
                "cpu_count": os.cpu_count(), "loadavg": [load0, load1],
                "torch": torch.__version__, "numpy": np.__version__, "openblas": cores,
-               "torch_threads": a.threads, "repeats": repeats, "quick": a.quick,
+               "torch_threads": a.threads, "repeats": repeats,
+               "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "quick": a.quick,
                "clock": "process_time, 1 thread each" if a.single_thread else "perf_counter",
                "rows": results}
         with open(a.out, "w") as fh:

@@ -532,3 +532,17 @@ def test_backward_argument_errors():
         F.conv2d("image", W)
     with pytest.raises(TypeError, match="stride must be an int"):
         F.conv2d(X, W, stride=1.5)
+
+
+@pytest.mark.parametrize("th, tw, channels, images", [
+    (1, 1, 3, 1), (14, 14, 64, 8), (14, 14, 64, 1), (56, 56, 16, 2), (4, 4, 512, 1),
+    (200, 3, 1, 1)])
+def test_winograd_blocks_partition_tile_rows(th, tw, channels, images):
+    from faltung.nn._engines import threads
+
+    blocks = winograd._blocks(th, tw, channels, images, 4)
+    assert blocks[0][0] == 0 and blocks[-1][1] == th
+    assert all(a < b for a, b in blocks)
+    assert all(b0[1] == b1[0] for b0, b1 in zip(blocks, blocks[1:]))
+    # enough tasks for every thread while tile rows last
+    assert len(blocks) * images >= min(th * images, 2 * threads.cpu_count())
