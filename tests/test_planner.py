@@ -249,3 +249,22 @@ def test_size_specialised_direct_path(k, dtype, shape):
                 for workers in (1, 2):
                     got = fn(x, ker, mode, boundary, 0.5, method="direct", workers=workers)
                     np.testing.assert_allclose(got, ref, rtol=_tol(dtype), atol=_tol(dtype) * 10)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.complex64,
+                                   np.complex128])
+@pytest.mark.parametrize("shape", [(1, 5, 7), (2, 300, 301)])
+def test_all_finite_scan_finds_every_nan_and_inf(dtype, shape):
+    # the planner's finiteness scan decides whether fast engines may run
+    x = np.random.default_rng(3).random(shape).astype(dtype)
+    assert _plan._all_finite(x, 2) and _plan._all_finite(x[:, ::2, 1::3], 1)
+    for bad in (np.nan, np.inf, -np.inf):
+        for pos in ((0, 0, 0), tuple(s - 1 for s in shape), (0, shape[1] // 2, 3)):
+            y = x.copy()
+            y[pos] = bad
+            assert not _plan._all_finite(y, 2)
+            assert not _plan._all_finite(y[:, ::-1], 1)
+            if np.dtype(dtype).kind == "c":
+                y = x.copy()
+                y[pos] = complex(1.0, bad)
+                assert not _plan._all_finite(y, 2)

@@ -189,7 +189,7 @@ class EnginePlan:
         spec = self.spec
         cdt = spec.compute_dtype
         engine = self.engine
-        if self.needs_finite and not _all_finite(x3):
+        if self.needs_finite and not _all_finite(x3, self.threads):
             engine = "direct"
         if engine == "exact":
             xe = _boundary.extend(np.asarray(x3, dtype=object), self.rows, self.cols,
@@ -227,10 +227,17 @@ def _fft_dtype(cdt: np.dtype) -> np.dtype:
     return cdt if cdt.kind in "fc" else np.dtype(np.float64)
 
 
-def _all_finite(x: np.ndarray) -> bool:
+def _all_finite(x: np.ndarray, threads: int = 1) -> bool:
     if x.dtype.kind in "iu":
         return True
     flat = x.reshape(-1)
+    if flat.dtype.kind == "c":
+        flat = np.ascontiguousarray(flat).view(flat.real.dtype)
+    if flat.dtype in (np.float32, np.float64) and flat.size >= (1 << 15):
+        from .engines._jit import scan
+
+        chunks = max(1, min(threads, flat.size >> 18)) * 4
+        return bool(scan.all_finite(flat, chunks))
     step = 1 << 20
     return all(np.isfinite(flat[i:i + step]).all() for i in range(0, flat.size, step))
 
