@@ -385,7 +385,7 @@ def _network(x, fp, rank, oy, ox, boundary, fill, workers):
     if _median_kernel(fp, rank):
         args = (x, kh, rowmap, colmap, c0, c1, ox, fill, out, nanflag)
         # measured serial cost; 8-bit rows cost more than their size suggests
-        ns = 0.2 + (0.15 if kh == 3 else 0.3) * x.dtype.itemsize
+        ns = 0.2 + (0.15 if kh == 3 else 1.0) * x.dtype.itemsize
         _by_rows(nb.med_rows, args, b, h, w, ns, workers)
     else:
         ops, nslots, outslot = selection_network(n, rank)
