@@ -446,6 +446,75 @@ def test_filter_file_tiff(tmp_path, rng):
         fd.filter_file(tmp_path / "in.tif", tmp_path / "o.tif", "gaussian", {"size": 3})
 
 
+@pytest.mark.parametrize("channels, name, params", [(4, "gaussian", {"sigma": 2.0}),
+                                                    (4, "sobel", {"axis": "x"}),
+                                                    (3, "sobel", {}),
+                                                    (3, "prewitt", {"axis": "y"})])
+def test_filter_file_npy_channels_apart(tmp_path, rng, channels, name, params):
+    """Channels computed apart - alpha kept (2 or 4 channels), sobel/prewitt
+    per channel - go into a .npy output whole (FileArray raised IndexError)."""
+    image = rng.random((300, 200, channels)).astype(np.float32)
+    np.save(tmp_path / "in.npy", image)
+    shape, dtype = fd.filter_file(tmp_path / "in.npy", tmp_path / "out.npy", name, params,
+                                  chunks=64, boundary="symm")
+    out = np.load(tmp_path / "out.npy")
+    assert (shape, dtype) == (out.shape, out.dtype) == (image.shape, np.float32)
+    colour = image[..., :-1] if channels == 4 else image
+    ref = filters.by_name(name, colour, "symm", **params)
+    if channels == 4:
+        ref = np.concatenate([ref, image[..., -1:]], axis=-1)
+    np.testing.assert_array_equal(out, ref)
+
+
+def test_filter_chunked_memmap_split_channels(tmp_path, rng):
+    """A memmap destination takes blocks that hold some of the channels."""
+    x = rng.random((130, 90, 3)).astype(np.float32)
+    src = np.lib.format.open_memmap(tmp_path / "in.npy", "w+", np.float32, x.shape)
+    src[:] = x
+    src.flush()
+    dst = np.lib.format.open_memmap(tmp_path / "out.npy", "w+", np.float32, x.shape)
+    fd.filter_chunked(src, dst, "gaussian_filter", 1.5, chunks=(40, 40, 1), axes=(0, 1))
+    np.testing.assert_array_equal(np.asarray(dst), ndimage.gaussian_filter(x, 1.5, axes=(0, 1)))
+
+
+def test_filter_file_failure_leaves_no_output(tmp_path, rng, monkeypatch):
+    tifffile = pytest.importorskip("tifffile")
+    image = rng.random((120, 90)).astype(np.float32)
+    np.save(tmp_path / "in.npy", image)
+    tifffile.imwrite(tmp_path / "in.tif", (image * 255).astype(np.uint8))
+    writes = []
+
+    def full_disk(fd_, buf, offset):
+        writes.append(offset)
+        if len(writes) > 5:
+            raise OSError(28, "No space left on device")
+        os.pwrite(fd_, memoryview(buf), offset)
+
+    with monkeypatch.context() as m:
+        m.setattr(fd, "_pwrite_from", full_disk)
+        with pytest.raises(OSError, match="No space left"):
+            fd.filter_file(tmp_path / "in.npy", tmp_path / "out.npy", "gaussian", chunks=40)
+    assert len(writes) > 5 and not (tmp_path / "out.npy").exists()
+
+    def broken(*args):
+        raise RuntimeError("worker lost")
+
+    with monkeypatch.context() as m:
+        m.setattr(fd, "_strip", broken)
+        with pytest.raises(RuntimeError, match="worker lost"):
+            fd.filter_file(tmp_path / "in.tif", tmp_path / "out.tif", "gaussian", chunks=40)
+    assert not (tmp_path / "out.tif").exists()
+    # an error before anything is written leaves an existing file alone
+    (tmp_path / "old.npy").write_bytes(b"keep")
+    with pytest.raises(ValueError, match="does not take size"):
+        fd.filter_file(tmp_path / "in.npy", tmp_path / "old.npy", "gaussian", {"size": 3})
+    assert (tmp_path / "old.npy").read_bytes() == b"keep"
+    # the output would be emptied before the input is read
+    with pytest.raises(ValueError, match="must not be input_path"):
+        fd.filter_file(tmp_path / "in.npy", tmp_path / "in.npy", "gaussian")
+    np.testing.assert_array_equal(np.load(tmp_path / "in.npy"), image)
+
+
 # ---------------------------------------------------------------------------
 # a distributed cluster, and Dask as an optional extra
 # ---------------------------------------------------------------------------

@@ -505,15 +505,6 @@ def _cmd_chunked_filter(args: argparse.Namespace, name: str) -> int:
                        "with --chunks (it would keep the last channel unfiltered, as alpha, "
                        "where the in-memory command filters every channel); leave out "
                        "--chunks or save the channels separately")
-    if out_path.suffix.lower() == ".npy" and len(shape) == 3 and shape[2] > 1 and (
-            shape[2] in (2, 4) or name in ("sobel", "prewitt")):
-        # filter_file computes these channels as separate pieces, and its .npy
-        # writer takes whole pixels only (IndexError); its TIFF and Zarr writers work
-        what = ("an image with alpha" if shape[2] in (2, 4)
-                else f"--filter {name} on {shape[2]} channels")
-        raise CliError(f"with --chunks, OUTPUT {str(out_path)!r} cannot be .npy for {what} "
-                       f"({in_path}: {'x'.join(map(str, shape))}); write .tif/.tiff or .zarr, "
-                       "or leave out --chunks")
     chunks = args.chunks
     if isinstance(chunks, tuple) and len(shape) == 3:
         chunks = chunks + (-1,)

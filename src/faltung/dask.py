@@ -1577,6 +1577,20 @@ def _source(src) -> object:
     return src
 
 
+def _whole_pixels(res: da.Array) -> da.Array:
+    """``res`` with each block spanning the axes after the first two whole.
+
+    :class:`FileArray` writes a block as one contiguous run of bytes per row,
+    so a block must hold whole pixels (all channels): one that holds some of
+    them (channels computed separately, a trailing axis chunked) would need a
+    write per pixel. Merging along the trailing axes keeps the row and column
+    chunks, so a block is no larger than one chunk of every channel.
+    """
+    if res.ndim > 2 and any(len(c) > 1 for c in res.chunks[2:]):
+        res = res.rechunk({axis: -1 for axis in range(2, res.ndim)})
+    return res
+
+
 def _compute(target, progress: bool, scheduler):
     """Compute a delayed store, with Dask's progress display when asked."""
     client = None
@@ -1621,7 +1635,8 @@ def filter_chunked(src, dst, func: Callable | str, *args, chunks=4096, progress:
         Zarr array (also a TIFF opened with ``tifffile.imread(path,
         aszarr=True)``), :class:`FileArray`, h5py dataset, NumPy array.
     dst : array_like
-        Writable array of the result's shape: ``np.memmap`` (written by rows),
+        Writable array of the result's shape: ``np.memmap`` (written by rows,
+        whole pixels: blocks are merged along the axes after the first two),
         Zarr array, :class:`FileArray`, NumPy array.
     func : callable or str
         E.g. :func:`gaussian_filter` or ``'gaussian_filter'``.
@@ -1671,7 +1686,8 @@ def filter_chunked(src, dst, func: Callable | str, *args, chunks=4096, progress:
     target = _source(dst)
     lock = True
     if isinstance(target, FileArray):
-        lock = False  # each block maps its own rows
+        lock = False  # each block writes its own bytes
+        res = _whole_pixels(res)
     elif isinstance(getattr(target, "chunks", None), tuple) and \
             len(target.chunks) == res.ndim and all(isinstance(c, int) for c in target.chunks):
         # whole destination chunks per block: no two blocks write one chunk
@@ -1785,7 +1801,9 @@ def filter_file(input_path, output_path, filter_name: str, params: dict | None =
     array as it is. A ``.npy`` output holds the float result; a TIFF output
     is written back at the input's bit depth (``rint(clip(v, 0, 1) * max)``,
     as the CLI writes images; float for float input), tiled, one row of
-    chunks at a time; a ``.zarr`` output holds the float result.
+    chunks at a time; a ``.zarr`` output holds the float result. If the
+    computation fails while a ``.npy`` or TIFF output is being written, the
+    partial file is removed (a Zarr output is left as it is).
 
     Parameters
     ----------
@@ -1840,6 +1858,9 @@ def filter_file(input_path, output_path, filter_name: str, params: dict | None =
                          f"(it takes: {', '.join(takes) or 'no parameters'})")
     params.pop("_exact", None)
     inp, outp = Path(input_path), Path(output_path)
+    if outp.exists() and inp.exists() and os.path.samefile(inp, outp):
+        # the output is created (emptied) before the input is read
+        raise ValueError(f"output_path must not be input_path ({str(inp)!r})")
     src, unit, depth, scaled = _open_input(inp)
     if src.ndim not in (2, 3) or 0 in src.shape:
         raise ValueError(f"{inp}: expected a non-empty (H, W) or (H, W, C) image, got shape "
@@ -1872,9 +1893,16 @@ def filter_file(input_path, output_path, filter_name: str, params: dict | None =
         res = da.concatenate([res, data[..., -1:]], axis=-1)
     suffix = outp.suffix.lower()
     if suffix == ".npy":
+        # channels computed apart (alpha kept, sobel/prewitt per channel) come
+        # in blocks of some channels; FileArray writes whole pixels
+        res = _whole_pixels(res)
         target = FileArray.create_npy(outp, res.dtype, res.shape)
-        da_store = da.store(res, target, lock=False, compute=False)
-        _compute(da_store, progress, scheduler)
+        try:
+            _compute(da.store(res, target, lock=False, compute=False), progress, scheduler)
+        except BaseException:
+            # create_npy has replaced whatever was there: drop the half-written file
+            outp.unlink(missing_ok=True)
+            raise
         return tuple(res.shape), np.dtype(res.dtype)
     if suffix == ".zarr":
         import zarr
@@ -1906,7 +1934,10 @@ def _write_tiff(path: Path, res: da.Array, unit: float, depth: int, progress: bo
     strip = max(th, (res.chunks[0][0] // th) * th)
     tail = res.shape[2:]
 
+    started = []
+
     def tiles():
+        started.append(True)  # tifffile has opened (truncated) the file by now
         for r0 in range(0, h, strip):
             block = _strip(res, r0, strip, progress, scheduler)
             for y in range(0, block.shape[0], th):
@@ -1916,9 +1947,14 @@ def _write_tiff(path: Path, res: da.Array, unit: float, depth: int, progress: bo
                     t[:part.shape[0], :part.shape[1]] = part
                     yield t
 
-    tifffile.imwrite(path, tiles(), shape=res.shape, dtype=out_dt, tile=(th, tw),
-                     photometric="rgb" if res.ndim == 3 and res.shape[2] in (3, 4)
-                     else "minisblack", bigtiff=res.nbytes >= (1 << 32) - (1 << 25))
+    try:
+        tifffile.imwrite(path, tiles(), shape=res.shape, dtype=out_dt, tile=(th, tw),
+                         photometric="rgb" if res.ndim == 3 and res.shape[2] in (3, 4)
+                         else "minisblack", bigtiff=res.nbytes >= (1 << 32) - (1 << 25))
+    except BaseException:
+        if started:  # a half-written TIFF (an error before that left the file alone)
+            path.unlink(missing_ok=True)
+        raise
     return tuple(res.shape), np.dtype(out_dt)
 
 
