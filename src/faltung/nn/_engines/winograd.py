@@ -62,9 +62,9 @@ POINTS = (0, 1, -1, 2, -2)
 ERROR_BOUND = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-12}
 
 # Bytes of transformed tiles (36 x tiles x channels) per task. Measured on
-# the reference machine (2 MB L2 per core), P5 forward: 0.9 MB tasks 6.8 ms,
-# 1.8 MB 6.2 ms, 2.9 MB 6.2 ms; longer GEMMs run nearer BLAS speed and the
-# fixed cost per task shrinks, while the data still mostly stays in L2/L3.
+# the reference machine (2 MB L2 per core), P5 forward: tasks of half an
+# image (0.9 MB) 6.6-7.1 ms, of whole 56^2 images (1.8 MB) 5.9-6.5 ms;
+# longer GEMMs run nearer BLAS speed and the fixed cost per task shrinks.
 TASK_BYTES = 2 << 20
 
 
