@@ -27,16 +27,17 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import NamedTuple, TextIO
+from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 import numpy as np
 
-from .nn import layers as L
-from .nn import optim
-from .nn.reparam import reparameterize
+if TYPE_CHECKING:
+    from .nn import layers as L
+    from .nn import optim
 
-# faltung.cli imports this module to register the command, so its error
-# class is imported on use (a top-level import would be circular).
+# faltung.cli imports this module on every start to register the command, so
+# faltung.nn (~30 ms to load) is imported where it is used, and faltung.cli's
+# error class on use (a top-level import would be circular).
 
 DATASETS = ("digits", "mnist")
 OPTIMIZERS = ("adam", "sgd")
@@ -192,6 +193,8 @@ def lenet(image_size: int = 8, classes: int = 10, *, dtype=np.float32, rng=None)
     >>> sum(p.data.size for p in lenet(28).parameters())
     61728
     """
+    from .nn import layers as L
+
     kw = dict(dtype=dtype)
     if image_size == 28:
         return L.Sequential(
@@ -306,6 +309,8 @@ def train_epoch(model: L.Module, optimizer: optim.Optimizer, x: np.ndarray, y: n
 
     ``augment`` > 0 shifts each training image by up to that many pixels.
     """
+    from .nn import layers as L
+
     model.train()
     loss_fn = L.CrossEntropyLoss()
     order = rng.permutation(len(x))
@@ -333,6 +338,8 @@ def train_epoch(model: L.Module, optimizer: optim.Optimizer, x: np.ndarray, y: n
 def evaluate(model: L.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 512
              ) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) of ``model`` in eval mode on (x, y)."""
+    from .nn import layers as L
+
     model.eval()
     loss_fn = L.CrossEntropyLoss(reduction="sum")
     total, correct = 0.0, 0
@@ -438,6 +445,9 @@ def run(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     Output goes to ``stream`` (default stdout; the bar to stderr).
     """
     from .cli import CliError
+    from .nn import layers as L
+    from .nn import optim
+    from .nn.reparam import reparameterize
 
     out = sys.stdout if stream is None else stream
     _check_args(args)
