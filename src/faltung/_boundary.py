@@ -113,34 +113,39 @@ def interior(table: np.ndarray, start: int) -> tuple[int, int]:
 
 
 def extend(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, fill,
-           row_start: int, col_start: int) -> np.ndarray:
+           row_start: int, col_start: int, out: np.ndarray | None = None) -> np.ndarray:
     """Extended copy of ``x`` (..., H, W) sampled at ``rows`` x ``cols``.
 
-    ``rows``/``cols`` come from :func:`index_table` with the given starts;
-    ``-1`` entries take ``fill``. Used by engines that need a padded tile. The
-    image itself is copied once by slicing; only margins go through the tables.
+    ``rows``/``cols`` come from :func:`index_table` with the given starts (or
+    are a contiguous piece of such a table, with the start of that piece);
+    ``-1`` entries take ``fill``. The part of the window inside the image is
+    copied as one slice; only the margins go through the tables, so a window
+    that is a tile of a large extended image costs about its own size.
+    ``out``: where to write (shape ``(..., rows.size, cols.size)``).
     """
     h, w = x.shape[-2:]
-    r0, r1 = max(0, -row_start), min(rows.size, h - row_start)
-    c0, c1 = max(0, -col_start), min(cols.size, w - col_start)
-    if not (r1 - r0 == h and c1 - c0 == w):
-        # The window does not hold the whole image (never for full/same/valid).
-        r = np.where(rows < 0, 0, rows)
-        c = np.where(cols < 0, 0, cols)
-        out = x[..., r[:, None], c[None, :]]
-        out[..., rows < 0, :] = fill
-        out[..., :, cols < 0] = fill
-        return out
-    out = np.empty(x.shape[:-2] + (rows.size, cols.size), dtype=x.dtype)
-    out[..., r0:r1, c0:c1] = x
+    # In-image coordinates map to themselves for every kind, so the run
+    # [r0, r1) of window rows that fall inside the image is an identity run.
+    r0 = min(max(0, -row_start), rows.size)
+    r1 = max(r0, min(rows.size, h - row_start))
+    c0 = min(max(0, -col_start), cols.size)
+    c1 = max(c0, min(cols.size, w - col_start))
+    if out is None:
+        out = np.empty(x.shape[:-2] + (rows.size, cols.size), dtype=x.dtype)
+    band = x[..., row_start + r0:row_start + r1, :]
+    out[..., r0:r1, c0:c1] = band[..., col_start + c0:col_start + c1]
     for sl in (slice(0, c0), slice(c1, cols.size)):
         idx = cols[sl]
-        if idx.size:
-            out[..., r0:r1, sl] = out[..., r0:r1, c0 + np.maximum(idx, 0)]
+        if idx.size and r1 > r0:
+            out[..., r0:r1, sl] = band[..., np.maximum(idx, 0)]
             out[..., r0:r1, sl][..., idx < 0] = fill
+    safe_cols = None
     for sl in (slice(0, r0), slice(r1, rows.size)):
         idx = rows[sl]
         if idx.size:
-            out[..., sl, :] = out[..., r0 + np.maximum(idx, 0), :]
+            if safe_cols is None:
+                safe_cols = np.maximum(cols, 0)
+            out[..., sl, :] = x[..., np.maximum(idx, 0)[:, None], safe_cols[None, :]]
             out[..., sl, :][..., idx < 0, :] = fill
+            out[..., sl, :][..., cols < 0] = fill
     return out

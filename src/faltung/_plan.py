@@ -197,10 +197,9 @@ class EnginePlan:
             return _exact.correlate(xe, self.kernel, spec)
         if engine == "fft":
             fdt = _fft_dtype(cdt)
-            xe = _boundary.extend(np.asarray(x3, dtype=fdt), self.rows, self.cols,
-                                  fdt.type(spec.fillvalue), *spec.offset)
-            res = _fft.correlate(xe, self.kernel.astype(fdt, copy=False), spec, self.threads,
-                                 self.tile, self.kspec)
+            res = _fft.correlate(np.asarray(x3, dtype=fdt), self.kernel.astype(fdt, copy=False),
+                                 spec, self.rows, self.cols, self.threads, self.tile,
+                                 self.kspec)
             return np.rint(res).astype(cdt) if cdt.kind in "iu" else res
         if (engine in ("direct", "separable") and cdt.kind == "f" and x3.dtype.kind in "iu"
                 and x3.dtype.itemsize <= 2 and x3.dtype.isnative):
@@ -320,8 +319,11 @@ def _candidates(spec: ConvSpec, k: np.ndarray, threads: int, int_bound: int | No
         eff = 0.7 * threads + 0.3
         best = None
         for tile in _fft.shapes(spec):
-            t = (c["call"] * 2 + touch * 2 + unit * _fft.work(spec, tile) / eff
-                 + 2e-5 * _fft.tiles(spec, tile))
+            n = _fft.tiles(spec, tile)
+            # Threads take whole tiles: the busiest one sets the time.
+            balance = 1.0 if tile is None else math.ceil(n / threads) * threads / n
+            t = (c["call"] * 2 + touch * 2 + unit * _fft.work(spec, tile) * balance / eff
+                 + 2e-5 * n)
             if best is None or t < best.seconds:
                 shape = tile or _fft.whole_shape(spec)
                 kind = "whole image" if tile is None else "overlap-save tiles"

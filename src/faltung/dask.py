@@ -107,6 +107,7 @@ from . import ndimage as _nd
 from ._spec import ConvSpec, region
 from .engines import _rows
 from .engines import direct as _direct
+from .engines import fft as _fft
 from .engines.separable import Factors
 
 __all__ = [
@@ -519,6 +520,18 @@ def _run_piece(job: _CorrJob, t3: np.ndarray, kernel: np.ndarray, kspec,
             ksum = float(np.abs(kernel.astype(np.float64)).sum(axis=(-2, -1)).max())
             bound = int(xmax * ksum * (1 + 1e-9)) + 1
         ep = _plan.make(spec, kernel, job.method, 1, bound, None, factors=job.known)
+    elif (job.plan.engine == "fft" and job.plan.tile is None
+          and (zm := _fft.zero_margins(job.plan.spec)) is not None
+          and t3.shape[1:] == job.plan.spec.ext_shape):
+        # The whole-image transform of zero-filled input takes the image
+        # itself, not its padded window (another transform length, other
+        # rounding): hand it the image, as in memory.
+        mem = job.plan.spec
+        image = t3[:, zm[0]:zm[0] + mem.in_shape[0], zm[2]:zm[2] + mem.in_shape[1]]
+        spec = dataclasses.replace(mem, batch=t3.shape[0], kernel_batch=kernel.shape[0])
+        ep = dataclasses.replace(job.plan, spec=spec, threads=1, kernel=kernel, kspec=kspec,
+                                 needs_finite=job.local_finite)
+        return ep.execute(image)
     else:
         rows = np.arange(spec.in_shape[0], dtype=np.int64)
         cols = np.arange(spec.in_shape[1], dtype=np.int64)
