@@ -260,3 +260,26 @@ def test_fillvalue_ignored_unless_constant(kind, rng):
         assert not np.allclose(a, b)
     else:
         np.testing.assert_array_equal(a, b)
+
+
+@given(kind=st.sampled_from(["constant", "symmetric", "mirror", "nearest", "wrap"]),
+       h=st.integers(1, 9), w=st.integers(1, 9), start=st.tuples(st.integers(-15, 10),
+                                                                 st.integers(-15, 10)),
+       count=st.tuples(st.integers(1, 30), st.integers(1, 30)),
+       piece=st.tuples(st.integers(0, 29), st.integers(0, 29)))
+def test_extend_any_window_and_pieces_of_it(kind, h, w, start, count, piece):
+    """Every window of the extended image, and every tile of one (as the FFT
+    engine gathers its tiles), equals sampling through the index tables."""
+    from faltung import _boundary
+
+    x = np.arange(2 * h * w, dtype=np.float64).reshape(2, h, w)
+    rows = _boundary.index_table(start[0], count[0], h, kind)
+    cols = _boundary.index_table(start[1], count[1], w, kind)
+    ref = x[:, np.maximum(rows, 0)[:, None], np.maximum(cols, 0)[None, :]]
+    ref[:, rows < 0, :] = -7.5
+    ref[:, :, cols < 0] = -7.5
+    np.testing.assert_array_equal(_boundary.extend(x, rows, cols, -7.5, *start), ref)
+    a, b = min(piece[0], count[0] - 1), min(piece[1], count[1] - 1)
+    out = np.full((2, count[0] - a, count[1] - b), np.nan)
+    _boundary.extend(x, rows[a:], cols[b:], -7.5, start[0] + a, start[1] + b, out=out)
+    np.testing.assert_array_equal(out, ref[:, a:, b:])

@@ -155,6 +155,30 @@ def test_nan_and_inf_fall_back_to_direct_semantics():
         np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-9, equal_nan=True)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.complex64])
+def test_nan_inf_in_one_overlap_save_tile_stay_local(dtype):
+    """The FFT engine finds NaN/Inf in its own tile results and the call
+    falls back to direct summation, so they spread only over their kernel's
+    reach, as in scipy (one plan, several images, clean ones stay on FFT)."""
+    rng = np.random.default_rng(11)
+    k = rng.standard_normal((31, 31)).astype(dtype)
+    p = faltung.plan((900, 900), k, dtype=dtype, mode="same")
+    assert p.engine == "fft" and p._ep.tile is not None
+    clean = rng.standard_normal((900, 900)).astype(dtype)
+    for where, bad in (((100, 700), np.nan), ((850, 20), np.inf), ((450, 450), -np.inf)):
+        x = clean.copy()
+        x[where] = bad
+        with np.errstate(invalid="ignore", over="ignore"):
+            got = p(x)
+            ref = faltung.convolve2d(x, k, "same", method="direct")
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+        np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
+        assert np.isfinite(got).sum() == 900 * 900 - 31 * 31
+        np.testing.assert_array_equal(got, ref)
+    np.testing.assert_allclose(p(clean), faltung.convolve2d(clean, k, "same", method="direct"),
+                               rtol=2e-3, atol=2e-3)
+
+
 def test_plan_equals_one_shot_and_checks_its_input():
     rng = np.random.default_rng(7)
     for k in (rng.standard_normal((5, 5)), np.full((9, 9), 0.5),

@@ -189,7 +189,8 @@ class EnginePlan:
         spec = self.spec
         cdt = spec.compute_dtype
         engine = self.engine
-        if self.needs_finite and not _all_finite(x3, self.threads):
+        # The FFT engine checks its own results instead (no extra pass).
+        if self.needs_finite and engine != "fft" and not _all_finite(x3, self.threads):
             engine = "direct"
         if engine == "exact":
             xe = _boundary.extend(np.asarray(x3, dtype=object), self.rows, self.cols,
@@ -199,8 +200,11 @@ class EnginePlan:
             fdt = _fft_dtype(cdt)
             res = _fft.correlate(np.asarray(x3, dtype=fdt), self.kernel.astype(fdt, copy=False),
                                  spec, self.rows, self.cols, self.threads, self.tile,
-                                 self.kspec)
-            return np.rint(res).astype(cdt) if cdt.kind in "iu" else res
+                                 self.kspec, check_finite=self.needs_finite)
+            if res is not None:
+                return np.rint(res).astype(cdt) if cdt.kind in "iu" else res
+            # NaN or Inf in the input: direct summation keeps them local.
+            engine = "direct"
         if (engine in ("direct", "separable") and cdt.kind == "f" and x3.dtype.kind in "iu"
                 and x3.dtype.itemsize <= 2 and x3.dtype.isnative):
             # 8/16-bit images go in as they are: the engines widen each row as
