@@ -6,9 +6,10 @@ How it works, and why:
   *extended* input rows (image row plus its left/right margins). Each input
   row is copied into the ring once per block, so the border costs O(margin)
   per row and the image is never padded as a whole.
-* The taps are applied four at a time, ``o[x] += w0*r0[x+j0] + ... +
-  w3*r3[x+j3]``: a loop LLVM vectorises over ``x`` that does four fused
-  multiply-adds per load/store of the output row, which stays in L1.
+* The taps are applied four (eight where they fit, in the two-row loop) at a
+  time, ``o[x] += w0*r0[x+j0] + ... + w3*r3[x+j3]``: a loop LLVM vectorises
+  over ``x`` that does several fused multiply-adds per load/store of the
+  output row, which stays in L1.
 * Blocks (and batch items) run in parallel with ``prange`` once the image is
   large enough to pay for the threads.
 
