@@ -219,12 +219,13 @@ def _multiple(step: int) -> Callable[[int], int]:
     return lambda c: int(round(c / step)) * step
 
 
-def _even_in_block(block: int | None) -> Callable[[int], int]:
-    # direct summation computes output rows in pairs from the start of each
-    # in-memory thread block: a cut must not split a pair
+def _group_in_block(block: int | None, group: int) -> Callable[[int], int]:
+    # direct summation computes output rows in groups (pairs, or fours for
+    # the generic loop) from the start of each in-memory thread block: a cut
+    # must not split a group, or its rows would be summed in another order
     def snap(c: int) -> int:
         start = 0 if block is None else c - c % block
-        return c - (c - start) % 2
+        return c - (c - start) % group
     return snap
 
 
@@ -622,7 +623,7 @@ class _Finite:
 def _rows_block(ep: _plan.EnginePlan) -> int | None:
     """Rows per thread block of the in-memory call (None: one block per image).
 
-    Mirrors :func:`faltung.engines._rows.dispatch`, whose blocks decide where
+    The blocks of :func:`faltung.engines._rows.dispatch` decide where
     direct summation starts pairing rows and running sums restart.
     """
     spec = ep.spec
@@ -633,10 +634,7 @@ def _rows_block(ep: _plan.EnginePlan) -> int | None:
         work, per_thread = spec.out_pixels * 8, 1 if kh > 16 else 2
     else:
         return None
-    if ep.threads <= 1 or work < _rows.PARALLEL_WORK:
-        return None
-    per_image = max(1, -(-per_thread * ep.threads // spec.batch))
-    return max(8, -(-spec.out_shape[0] // per_image))
+    return _rows.block_rows(spec.batch, spec.out_shape[0], work, ep.threads, per_thread)
 
 
 def _correlate(xd: da.Array, nb: int, has_h: bool, kernel: np.ndarray,
@@ -696,9 +694,11 @@ def _correlate(xd: da.Array, nb: int, has_h: bool, kernel: np.ndarray,
 
     # where chunk boundaries may go, per engine
     snap_h = snap_w = _any
+    mark = (ep is not None and ep.engine == "direct" and kh == kw
+            and kh in _direct.FIXED_SIZES and cdt.kind == "f")
     if ep is not None and exact:
         if ep.engine == "direct":
-            snap_h = _even_in_block(rows_block)
+            snap_h = _group_in_block(rows_block, 4 if kh >= 4 and not mark else 2)
             if cdt.kind == "c":
                 snap_w = _multiple(_COL_ALIGN)
         elif ep.engine == "running":
@@ -710,8 +710,6 @@ def _correlate(xd: da.Array, nb: int, has_h: bool, kernel: np.ndarray,
             else:
                 snap_h = _multiple(ep.tile[0] - kh + 1)
                 snap_w = _multiple(ep.tile[1] - kw + 1)
-    mark = (ep is not None and ep.engine == "direct" and kh == kw
-            and kh in _direct.FIXED_SIZES and cdt.kind == "f")
     edges = (0, 0)
     if mark and exact:
         # the 3x3/5x5 loops take their fast path only in chunks holding a column

@@ -16,19 +16,33 @@ def dispatch(run_serial, run_parallel, args: tuple, batch: int, out_rows: int, w
     for about ``tasks_per_thread`` tasks per thread so the threads stay
     balanced (engines whose blocks have a large start-up cost ask for fewer).
     """
-    if workers <= 1 or work < PARALLEL_WORK:
+    rows = block_rows(batch, out_rows, work, workers, tasks_per_thread)
+    if rows is None:
         run_serial(*args)
         return
     import numba
 
-    tasks_per_image = max(1, -(-tasks_per_thread * workers // batch))
-    rows = max(8, -(-out_rows // tasks_per_image))
     prev = numba.get_num_threads()
     numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))
     try:
         run_parallel(*args, rows)
     finally:
         numba.set_num_threads(prev)
+
+
+def block_rows(batch: int, out_rows: int, work: int, workers: int,
+               tasks_per_thread: int = 4) -> int | None:
+    """Output rows per parallel block of :func:`dispatch` (None: serial).
+
+    A multiple of four, so the row groups of direct summation (pairs and
+    fours from the start of each block) fall where the serial loop puts
+    them and the result does not depend on ``workers``.
+    """
+    if workers <= 1 or work < PARALLEL_WORK:
+        return None
+    tasks_per_image = max(1, -(-tasks_per_thread * workers // batch))
+    rows = max(8, -(-out_rows // tasks_per_image))
+    return -(-rows // 4) * 4
 
 
 def setup(spec, interior: tuple[int, int], out: np.ndarray | None = None) -> tuple:

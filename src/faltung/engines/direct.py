@@ -10,6 +10,9 @@ How it works, and why:
   time, ``o[x] += w0*r0[x+j0] + ... + w3*r3[x+j3]``: a loop LLVM vectorises
   over ``x`` that does several fused multiply-adds per load/store of the
   output row, which stays in L1.
+* Kernels of four or more rows build four output rows per pass over an
+  input row (pairs at the end of a block), so each loaded input vector
+  feeds four sums.
 * Blocks (and batch items) run in parallel with ``prange`` once the image is
   large enough to pay for the threads.
 

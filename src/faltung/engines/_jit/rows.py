@@ -6,8 +6,8 @@ them; these are those building blocks, written once.
 
 * ``fill_row`` builds one *extended* row (image row plus its boundary
   margins, from the index tables of :mod:`faltung._boundary`).
-* ``row_single`` / ``row_pair`` apply a 1-D group of taps along a row to one
-  or two output rows. Taps go four or eight at a time so each load/store of
+* ``row_single`` / ``row_pair`` / ``row_quad`` apply a 1-D group of taps
+  along a row to one, two or four output rows. Taps go four or eight at a time so each load/store of
   the output serves several fused multiply-adds.
 * ``rows_combine`` sums weighted rows (the vertical pass of a separable filter).
 
@@ -165,6 +165,63 @@ def row_pair(o0, o1, row, v, w):
                 o0[x] += v0 * p0
                 o1[x] += w0 * p0
         j += g
+
+
+@jit
+def row_quad(o0, o1, o2, o3, row, k0, k1, k2, k3):
+    # One input row feeds four output rows (kernel rows k0..k3), taps four
+    # at a time: sixteen weights, four inputs and four sums stay in
+    # registers (eight taps at a time spill and run five times slower).
+    n = o0.shape[0]
+    kw = k0.shape[0]
+    j = 0
+    while j < kw:
+        g = min(4, kw - j)
+        a0 = row[j:j + n]
+        if g == 4:
+            a1, a2, a3 = row[j + 1:j + 1 + n], row[j + 2:j + 2 + n], row[j + 3:j + 3 + n]
+            p00, p01, p02, p03 = k0[j], k0[j + 1], k0[j + 2], k0[j + 3]
+            p10, p11, p12, p13 = k1[j], k1[j + 1], k1[j + 2], k1[j + 3]
+            p20, p21, p22, p23 = k2[j], k2[j + 1], k2[j + 2], k2[j + 3]
+            p30, p31, p32, p33 = k3[j], k3[j + 1], k3[j + 2], k3[j + 3]
+            for x in range(n):
+                q0, q1, q2, q3 = a0[x], a1[x], a2[x], a3[x]
+                o0[x] += p00 * q0 + p01 * q1 + p02 * q2 + p03 * q3
+                o1[x] += p10 * q0 + p11 * q1 + p12 * q2 + p13 * q3
+                o2[x] += p20 * q0 + p21 * q1 + p22 * q2 + p23 * q3
+                o3[x] += p30 * q0 + p31 * q1 + p32 * q2 + p33 * q3
+        elif g == 3:
+            a1, a2 = row[j + 1:j + 1 + n], row[j + 2:j + 2 + n]
+            p00, p01, p02 = k0[j], k0[j + 1], k0[j + 2]
+            p10, p11, p12 = k1[j], k1[j + 1], k1[j + 2]
+            p20, p21, p22 = k2[j], k2[j + 1], k2[j + 2]
+            p30, p31, p32 = k3[j], k3[j + 1], k3[j + 2]
+            for x in range(n):
+                q0, q1, q2 = a0[x], a1[x], a2[x]
+                o0[x] += p00 * q0 + p01 * q1 + p02 * q2
+                o1[x] += p10 * q0 + p11 * q1 + p12 * q2
+                o2[x] += p20 * q0 + p21 * q1 + p22 * q2
+                o3[x] += p30 * q0 + p31 * q1 + p32 * q2
+        elif g == 2:
+            a1 = row[j + 1:j + 1 + n]
+            p00, p01, p10, p11 = k0[j], k0[j + 1], k1[j], k1[j + 1]
+            p20, p21, p30, p31 = k2[j], k2[j + 1], k3[j], k3[j + 1]
+            for x in range(n):
+                q0, q1 = a0[x], a1[x]
+                o0[x] += p00 * q0 + p01 * q1
+                o1[x] += p10 * q0 + p11 * q1
+                o2[x] += p20 * q0 + p21 * q1
+                o3[x] += p30 * q0 + p31 * q1
+        else:
+            p00, p10, p20, p30 = k0[j], k1[j], k2[j], k3[j]
+            for x in range(n):
+                q0 = a0[x]
+                o0[x] += p00 * q0
+                o1[x] += p10 * q0
+                o2[x] += p20 * q0
+                o3[x] += p30 * q0
+        j += g
+
 
 @jit
 def rows_combine(t, ring, first, nring, u, assign):
