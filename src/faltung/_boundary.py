@@ -137,12 +137,20 @@ def extend(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, fill,
     for sl in (slice(0, c0), slice(c1, cols.size)):
         idx = cols[sl]
         if idx.size and r1 > r0:
+            if idx.max() < 0:
+                # constant-fill margin: no gather (a fancy-indexed copy and a
+                # masked store cost as much as the whole interior of a tile)
+                out[..., r0:r1, sl] = fill
+                continue
             out[..., r0:r1, sl] = band[..., np.maximum(idx, 0)]
             out[..., r0:r1, sl][..., idx < 0] = fill
     safe_cols = None
     for sl in (slice(0, r0), slice(r1, rows.size)):
         idx = rows[sl]
         if idx.size:
+            if idx.max() < 0:
+                out[..., sl, :] = fill
+                continue
             if safe_cols is None:
                 safe_cols = np.maximum(cols, 0)
             out[..., sl, :] = x[..., np.maximum(idx, 0)[:, None], safe_cols[None, :]]
