@@ -155,6 +155,57 @@ def test_nan_and_inf_fall_back_to_direct_semantics():
         np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-9, equal_nan=True)
 
 
+_G = np.exp(-np.linspace(-2, 2, 17) ** 2)
+_RANK1 = {
+    "gaussian": np.outer(_G, _G),
+    "mixed signs": np.outer(_G * np.linspace(-1.5, 1.3, 17), _G[::-1] + 0.1),
+}
+
+
+@settings(max_examples=25, deadline=None)
+@given(name=st.sampled_from(sorted(_RANK1)), boundary=st.sampled_from(["fill", "symm", "wrap"]),
+       dtype=st.sampled_from([np.float32, np.float64]),
+       bad=st.lists(st.tuples(st.integers(0, 99), st.integers(0, 119),
+                              st.sampled_from([np.nan, np.inf, -np.inf])),
+                    min_size=1, max_size=4))
+def test_rank1_separable_spreads_nan_inf_like_direct(name, boundary, dtype, bad):
+    """A rank-1 kernel without zeros runs separably with no NaN/Inf scan: the
+    non-finite outputs (which, and of what kind) match direct summation, and
+    the finite ones agree to rounding."""
+    k = _RANK1[name].astype(dtype)
+    p = faltung.plan((100, 120), k, dtype=dtype, mode="same", boundary=boundary)
+    assert p.engine == "separable" and not p._ep.needs_finite
+    x = np.random.default_rng(3).standard_normal((100, 120)).astype(dtype)
+    for r, c, v in bad:
+        x[r, c] = v
+    with np.errstate(invalid="ignore", over="ignore"):
+        got = p(x)
+        ref = faltung.convolve2d(x, k, "same", boundary, method="direct")
+    for kind in (np.isnan, np.isposinf, np.isneginf):
+        np.testing.assert_array_equal(kind(got), kind(ref))
+    ok = np.isfinite(ref)
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(got[ok], ref[ok], rtol=tol, atol=tol * np.abs(k).sum() * 4)
+
+
+def test_scan_kept_where_factors_miss_a_zero_tap():
+    """A zero tap the rank-1 factors round to a tiny non-zero keeps the scan:
+    direct gives 0 * Inf = NaN there, the factored passes would give Inf."""
+    g = np.exp(-np.linspace(-4.5, 4.5, 17) ** 2)
+    k = np.outer(g, g)
+    k[0, 0] = 0.0                # was 2.6e-18: still rank 1 to rounding
+    p = faltung.plan((100, 120), k, dtype=np.float64, mode="same")
+    assert p.engine == "separable" and p._ep.needs_finite
+    x = np.zeros((100, 120))
+    x[50, 60] = np.inf
+    with np.errstate(invalid="ignore"):
+        got = p(x)
+        ref = faltung.convolve2d(x, k, "same", method="direct")
+    assert np.isnan(ref).sum() == 1
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.complex64])
 def test_nan_inf_in_one_overlap_save_tile_stay_local(dtype):
     """The FFT engine finds NaN/Inf in its own tile results and the call

@@ -414,8 +414,28 @@ def _make(spec: ConvSpec, k: np.ndarray, method: str, threads: int,
     # IEEE propagation of NaN/Inf is only guaranteed by direct summation; the
     # other engines are used on finite data (one cheap check per call).
     plan.needs_finite = (spec.compute_dtype.kind in "fc" and chosen.engine != "direct"
-                         and method in ("auto", "measure"))
+                         and method in ("auto", "measure")
+                         and not propagates_like_direct(k, plan.factors))
     return plan
+
+
+def propagates_like_direct(k: np.ndarray, factors) -> bool:
+    """Whether the separable engine spreads NaN and Inf exactly as direct does.
+
+    True for one real rank-1 factor pair with no zero entry whose outer
+    product has the kernel's signs. Both loops multiply every tap (none is
+    skipped), so the result is NaN where some term is NaN, 0*Inf or meets an
+    Inf of the other sign, else +-Inf where some term is infinite. A row of
+    the first pass holds the terms of one kernel row scaled by one sign,
+    so a clash of signs shows there or in the second pass, as it does in the
+    direct sum: no scan of the input is needed.
+    """
+    if factors is None or factors.rank != 1 or k.shape[0] != 1 or k.dtype.kind != "f":
+        return False
+    u, v = factors.u[0], factors.v[0]
+    if u.dtype.kind != "f" or not (np.all(u != 0) and np.all(v != 0)):
+        return False
+    return bool(np.array_equal(np.sign(np.outer(u, v)), np.sign(k[0])))
 
 
 def _measured(spec, k, cands, rows, cols, threads, factors, box, sample):
