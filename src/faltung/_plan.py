@@ -433,7 +433,7 @@ def propagates_like_direct(k: np.ndarray, factors) -> bool:
     if factors is None or factors.rank != 1 or k.shape[0] != 1 or k.dtype.kind != "f":
         return False
     u, v = factors.u[0], factors.v[0]
-    if u.dtype.kind != "f" or not (np.all(u != 0) and np.all(v != 0)):
+    if not (np.all(u != 0) and np.all(v != 0)):
         return False
     return bool(np.array_equal(np.sign(np.outer(u, v)), np.sign(k[0])))
 

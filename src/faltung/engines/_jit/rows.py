@@ -7,8 +7,8 @@ them; these are those building blocks, written once.
 * ``fill_row`` builds one *extended* row (image row plus its boundary
   margins, from the index tables of :mod:`faltung._boundary`).
 * ``row_single`` / ``row_pair`` / ``row_quad`` apply a 1-D group of taps
-  along a row to one, two or four output rows. Taps go four or eight at a time so each load/store of
-  the output serves several fused multiply-adds.
+  along a row to one, two or four output rows. Taps go four or eight at a
+  time so each load/store of the output serves several fused multiply-adds.
 * ``rows_combine`` sums weighted rows (the vertical pass of a separable filter).
 
 All functions live at module level: Numba's on-disk cache keys a closure by
