@@ -108,6 +108,7 @@ from ._spec import ConvSpec, region
 from .engines import _rows
 from .engines import direct as _direct
 from .engines import fft as _fft
+from .engines import separable as _separable
 from .engines.separable import Factors
 
 __all__ = [
@@ -344,6 +345,54 @@ def _assemble(pieces: list, plan: _Gather, fill, dtype: np.dtype) -> np.ndarray:
     return _fill(out, plan, fill)
 
 
+class _Framed:
+    """A window as its centre - a chunk's samples, where the chunk lies - and
+    the frame around it (see :func:`faltung.engines.separable.correlate_framed`)."""
+
+    def __init__(self, shape, center, band, side, top, left):
+        self.shape = shape
+        self.center = center
+        self.band = band
+        self.side = side
+        self.top = top
+        self.left = left
+
+
+def _framed(pieces: list, plan: _Gather, fill, dtype: np.dtype):
+    """The window of :func:`_assemble` without copying its largest piece: only
+    its frame is put together. Falls back to the assembled window when that
+    piece is not a 2-D block of ``dtype`` with contiguous rows."""
+    k = max(range(len(pieces)), key=lambda i: pieces[i].size) if pieces else None
+    if k is None or len(plan.shape) != 2:
+        return _assemble(pieces, plan, fill, dtype)
+    center, (_, _, flips, (rows, cols)) = pieces[k], plan.reads[k]
+    if flips or center.dtype != dtype or center.strides[1] != center.itemsize:
+        return _assemble(pieces, plan, fill, dtype)
+    h, w = plan.shape
+    top, hc, left, wc = rows.start, rows.stop - rows.start, cols.start, cols.stop - cols.start
+    band = np.empty((h - hc, w), dtype=dtype)
+    side = np.empty((hc, w - wc), dtype=dtype)
+    # (target, window rows, window columns, where they go in the target)
+    regions = [(band, (0, top), (0, w), (0, 0)),
+               (band, (top + hc, h), (0, w), (top, 0)),
+               (side, (top, top + hc), (0, left), (0, 0)),
+               (side, (top, top + hc), (left + wc, w), (0, left))]
+
+    def paste(value, r: tuple[int, int], c: tuple[int, int], piece: bool) -> None:
+        for target, (a, b), (p, q), (ta, tp) in regions:
+            r0, r1, c0, c1 = max(r[0], a), min(r[1], b), max(c[0], p), min(c[1], q)
+            if r0 < r1 and c0 < c1:
+                target[r0 - a + ta:r1 - a + ta, c0 - p + tp:c1 - p + tp] = \
+                    value[r0 - r[0]:r1 - r[0], c0 - c[0]:c1 - c[0]] if piece else value
+
+    for axis, a, b in plan.fills:
+        paste(fill, (a, b) if axis == 0 else (0, h), (a, b) if axis == 1 else (0, w), False)
+    for i, (piece, (_, _, _, (pr, pc))) in enumerate(zip(pieces, plan.reads)):
+        if i != k:
+            paste(piece, (pr.start, pr.stop), (pc.start, pc.stop), True)
+    return _Framed(plan.shape, center, band, side, top, left)
+
+
 def _read_window(src, plan: _Gather, fill, dtype: np.dtype) -> np.ndarray:
     """One window read straight from the array-like ``src``: only the samples it
     needs (a few rectangular reads where the boundary wraps or reflects)."""
@@ -363,7 +412,7 @@ def _source_of(xd: da.Array):
 
 
 def _blocks(xd: da.Array, windows: dict[int, _Window], fill, fn: Callable, job,
-            dtype: np.dtype, source=None) -> da.Array:
+            dtype: np.dtype, source=None, framed: bool = False) -> da.Array:
     """``fn(window, job, block_id=...)`` for every output block.
 
     Along a windowed axis, output block ``[c_i, c_{i+1})`` gets the extended
@@ -374,13 +423,14 @@ def _blocks(xd: da.Array, windows: dict[int, _Window], fill, fn: Callable, job,
     live (on a cluster only the halos travel), inside the task that filters
     it. With ``source = (array_like, dtype)`` each window is read from the
     array-like directly instead: no block then waits for a neighbour's chunk,
-    so an out-of-core run holds only the blocks being computed.
+    so an out-of-core run holds only the blocks being computed. With
+    ``framed``, ``fn`` takes a :class:`_Framed` window (or an assembled one).
     """
     direct = source is not None
     wdt = np.dtype(source[1]) if direct else xd.dtype
     job_d = dask.delayed(job, pure=True)
     name = "faltung-" + getattr(fn, "__name__", "block").strip("_") + "-" + \
-        dask.base.tokenize(xd.name, windows, fill, str(wdt), direct, job_d.key)
+        dask.base.tokenize(xd.name, windows, fill, str(wdt), direct, framed, job_d.key)
     edges = [_edges(c) for c in xd.chunks]
     in_chunks, out_chunks, per_axis = [], [], []
     for axis in range(xd.ndim):
@@ -415,7 +465,7 @@ def _blocks(xd: da.Array, windows: dict[int, _Window], fill, fn: Callable, job,
             for k, (block, sl, flips, _) in enumerate(plan.reads):
                 keys.append((piece,) + idx + (k,))
                 dsk[keys[-1]] = (_piece, (xd.name,) + block, sl, flips)
-            window = (_assemble, keys, plan, fill, wdt)
+            window = (_framed if framed else _assemble, keys, plan, fill, wdt)
         dsk[(name,) + idx] = (_apply, fn, window, job_d.key, idx)
     graph = HighLevelGraph.from_collections(name, dsk,
                                             dependencies=[job_d] + ([] if direct else [xd]))
@@ -554,7 +604,28 @@ def _batch_index(job: _CorrJob, block_id: tuple[int, ...]) -> np.ndarray | None:
         np.zeros(1, dtype=np.int64)
 
 
-def _corr_block(tile: np.ndarray, job: _CorrJob, block_id=None) -> np.ndarray:
+def _cast(res: np.ndarray, job: _CorrJob) -> np.ndarray:
+    """A block's result in the output dtype, by the rules of the in-memory call."""
+    if res.dtype == object:
+        res = np.array(res.tolist(), dtype=object)
+    if job.divide:
+        res = res / job.divide
+    if job.cast == "signal":
+        return _signal_cast(res, job.out_dtype)
+    return _filters.cast(res, job.out_dtype)
+
+
+def _framed_block(tile: _Framed, job: _CorrJob) -> np.ndarray:
+    kh, kw = job.kernel.shape[1:]
+    h, w = tile.shape
+    out = np.empty((h - kh + 1, w - kw + 1), dtype=job.cdt)
+    return _separable.correlate_framed(tile.center, tile.band, tile.side, tile.top, tile.left,
+                                       job.plan.factors, out)
+
+
+def _corr_block(tile: np.ndarray | _Framed, job: _CorrJob, block_id=None) -> np.ndarray:
+    if isinstance(tile, _Framed):
+        return _cast(_framed_block(tile, job), job)
     nb = job.nb
     kh, kw = job.kernel.shape[1:]
     bshape = tile.shape[:nb]
@@ -585,15 +656,7 @@ def _corr_block(tile: np.ndarray, job: _CorrJob, block_id=None) -> np.ndarray:
             outside = (_outside(y0 + p0 + oy, p1 - p0 + kh - 1, h),
                        _outside(x0 + ox, t3.shape[2], w))
         parts.append(_run_piece(job, t3[:, p0:p1 + kh - 1], kernel, kspec, outside))
-    res = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
-    if res.dtype == object:
-        res = np.array(res.tolist(), dtype=object)
-    if job.divide:
-        res = res / job.divide
-    if job.cast == "signal":
-        res = _signal_cast(res, job.out_dtype)
-    else:
-        res = _filters.cast(res, job.out_dtype)
+    res = _cast(parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1), job)
     out_w = wshape[:-1] + (wshape[-1] - kw + 1,) if len(wshape) == 1 else wshape
     return res.reshape(bshape + ((ho,) if job.has_h else ()) + tuple(out_w))
 
@@ -738,8 +801,12 @@ def _correlate(xd: da.Array, nb: int, has_h: bool, kernel: np.ndarray,
                    mark=mark)
     if nw > 1 and snap_w is not _any:
         src = None  # rechunked above
+    # one 2-D image and a separable plan: the engine reads each chunk where it
+    # lies and only the halo around it is copied
+    framed = (ep is not None and ep.engine == "separable" and nb == 0 and has_h and nw == 1
+              and kc.shape[0] == 1 and cdt.kind == "f" and tile_dt == cdt and not local)
     return _blocks(xd, windows, fill, _corr_block, job, np.dtype(out_dtype),
-                   None if src is None else (src, tile_dt))
+                   None if src is None else (src, tile_dt), framed)
 
 
 # ---------------------------------------------------------------------------

@@ -139,3 +139,22 @@ def correlate(x: np.ndarray, f: Factors, spec: ConvSpec, rowmap: np.ndarray,
     _rows.dispatch(run_serial, run_parallel, args, spec.batch, spec.out_shape[0],
                    spec.out_pixels * f.rank * (kh + kw), workers)
     return out
+
+
+def correlate_framed(center: np.ndarray, band: np.ndarray, side: np.ndarray, top: int,
+                     left: int, f: Factors, out: np.ndarray) -> np.ndarray:
+    """Correlation of one window given as a centre and the frame around it.
+
+    The window (H, W) is ``center`` (hc, wc) at rows ``top..top+hc``, columns
+    ``left..left+wc``; ``band`` (H - hc, W) holds the rows above and below it,
+    ``side`` (hc, W - wc) the columns left and right of it on the centre's
+    rows. A chunked array's stored chunk is then read where it lies, only the
+    frame (its halo) being copied; each row goes through the ring buffer as
+    in :func:`correlate`, so the result equals it bit for bit. ``out`` is the
+    C-contiguous (H - kh + 1, W - kw + 1) result in the factors' dtype.
+    """
+    from ._jit import separable as nb
+
+    nb.run_framed(center, band, side, top, left, f.u, f.v, out)
+    return out
+

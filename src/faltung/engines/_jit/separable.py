@@ -19,10 +19,42 @@ def block(x, u, v, rowmap, colmap, c0, c1, ox, fill, out, b, y0, y1, ring, tmp):
         while filled < y + kh:
             fill_row(ring[filled % nring], x, b, rowmap[filled], colmap, c0, c1, ox, fill)
             filled += 1
-        o = out[b, y]
-        for q in range(u.shape[0]):
-            rows_combine(tmp, ring, y, nring, u[q], True)
-            row_single(o, tmp, v[q], q == 0)
+        emit(out[b, y], ring, y, nring, u, v, tmp)
+
+
+@jit
+def emit(o, ring, y, nring, u, v, tmp):
+    for q in range(u.shape[0]):
+        rows_combine(tmp, ring, y, nring, u[q], True)
+        row_single(o, tmp, v[q], q == 0)
+
+
+@jit
+def fill_framed(dst, center, band, side, r, top, left):
+    hc, wc = center.shape
+    if r < top:
+        dst[:] = band[r]
+    elif r >= top + hc:
+        dst[:] = band[r - hc]
+    else:
+        s = side[r - top]
+        dst[:left] = s[:left]
+        dst[left:left + wc] = center[r - top]
+        dst[left + wc:] = s[left:]
+
+
+@jit
+def run_framed(center, band, side, top, left, u, v, out):
+    kh = u.shape[1]
+    wext = out.shape[1] + v.shape[1] - 1
+    ring = np.empty((kh, wext), dtype=out.dtype)
+    tmp = np.empty(wext, dtype=out.dtype)
+    filled = 0
+    for y in range(out.shape[0]):
+        while filled < y + kh:
+            fill_framed(ring[filled % kh], center, band, side, filled, top, left)
+            filled += 1
+        emit(out[y], ring, y, kh, u, v, tmp)
 
 @njit(cache=True, nogil=True)
 def run_serial(x, u, v, rowmap, colmap, c0, c1, ox, fill, out):
