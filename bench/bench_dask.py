@@ -267,7 +267,7 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="small smoke run")
     p.add_argument("--size", type=int, help="image edge for part A (default 16384)")
     p.add_argument("--chunks", type=int, default=4096, help="Dask chunk edge for part A")
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=9)
     p.add_argument("--scipy-repeats", type=int, default=3)
     p.add_argument("--ooc-gib", type=float, help="out-of-core image size (default 4)")
     p.add_argument("--budget-mib", type=float, help="out-of-core memory budget (default 1024)")
