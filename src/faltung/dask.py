@@ -157,7 +157,15 @@ def _moveaxis(x: da.Array, source, destination) -> da.Array:
     dst = np.atleast_1d(destination) % x.ndim
     if np.array_equal(src, dst):
         return x
-    return da.moveaxis(x, tuple(int(a) for a in src), tuple(int(a) for a in dst))
+    res = da.moveaxis(x, tuple(int(a) for a in src), tuple(int(a) for a in dst))
+    entry = _SOURCES.get(x.name)
+    if entry is not None:
+        # still read straight from the source, its axes moved
+        order = [a for a in range(x.ndim) if a not in src]
+        for d, a in sorted(zip(dst, src)):
+            order.insert(int(d), int(a))
+        _SOURCES[res.name] = (entry[0], _Moved(entry[1], order))
+    return res
 
 
 def _native(dt: np.dtype) -> np.dtype:
@@ -412,13 +420,72 @@ def _read_window(src, plan: _Gather, fill, dtype: np.dtype) -> np.ndarray:
     return _fill(out, plan, fill)
 
 
-# Dask arrays made by filter_chunked from an array-like whose windows can be
-# read directly (name -> array-like); see _windows.
-_SOURCES: dict[str, object] = {}
+# Dask arrays whose windows can be read straight from an array-like:
+# name -> (name of the array filter_chunked/filter_file made, array-like).
+_SOURCES: dict[str, tuple[str, object]] = {}
 
 
 def _source_of(xd: da.Array):
-    return _SOURCES.get(xd.name)
+    entry = _SOURCES.get(xd.name)
+    return None if entry is None else entry[1]
+
+
+def _forget_sources(family: str) -> None:
+    for name in [k for k, (f, _) in _SOURCES.items() if f == family]:
+        _SOURCES.pop(name, None)
+
+
+class _Lazy:
+    """An array-like whose ``[...]`` takes unit-step slices and reads only those."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __getitem__(self, key) -> np.ndarray:
+        key = key if isinstance(key, tuple) else (key,)
+        if len(key) > self.ndim or not all(isinstance(k, slice) for k in key):
+            raise IndexError(f"{type(self).__name__} takes up to {self.ndim} slices, got {key!r}")
+        out = []
+        for k, n in zip(key + (slice(None),) * (self.ndim - len(key)), self.shape):
+            a, b, step = k.indices(n)
+            if step != 1:
+                raise IndexError(f"{type(self).__name__} takes unit-step slices, got {k!r}")
+            out.append(slice(a, max(a, b)))
+        return self._read(tuple(out))
+
+
+class _Converted(_Lazy):
+    """An image file's samples as filter_file filters them: the colour channels
+    (``channels`` of them), in ``work``, divided by ``unit`` if ``unit``."""
+
+    def __init__(self, src, channels: int | None, work: np.dtype, unit: float | None):
+        self.src, self.channels, self.work, self.unit = src, channels, np.dtype(work), unit
+        self.shape = tuple(src.shape[:2]) + (() if channels is None else (channels,))
+        self.dtype = self.work
+
+    def _read(self, key: tuple) -> np.ndarray:
+        v = np.asarray(self.src[key]).astype(self.work)
+        # as the Dask expression it stands for: float32 / float32(unit)
+        return v / self.work.type(self.unit) if self.unit else v
+
+
+class _Moved(_Lazy):
+    """``base.transpose(order)``, read lazily."""
+
+    def __init__(self, base, order: list[int]):
+        self.base, self.order = base, order
+        self.shape = tuple(base.shape[a] for a in order)
+        self.dtype = base.dtype
+
+    def _read(self, key: tuple) -> np.ndarray:
+        inner = [slice(None)] * len(key)
+        for i, a in enumerate(self.order):
+            inner[a] = key[i]
+        return np.asarray(self.base[tuple(inner)]).transpose(self.order)
 
 
 def _blocks(xd: da.Array, windows: dict[int, _Window], fill, fn: Callable, job,
@@ -1791,11 +1858,11 @@ def filter_chunked(src, dst, func: Callable | str, *args, chunks=4096, progress:
                          f"{', '.join(sorted(_FUNCS))}; got {func!r}")
     source = _source(src)
     x = da.from_array(source, chunks=chunks, name=False, lock=False, asarray=True)
-    _SOURCES[x.name] = source
+    _SOURCES[x.name] = (x.name, source)
     try:
         res = fn(x, *args, **kwargs)
     finally:
-        del _SOURCES[x.name]
+        _forget_sources(x.name)
     if not isinstance(res, da.Array):
         raise TypeError(f"func must return a Dask array, got {type(res).__name__}")
     if tuple(res.shape) != tuple(dst.shape):
@@ -1918,10 +1985,13 @@ def filter_file(input_path, output_path, filter_name: str, params: dict | None =
     float32 (float64 stays float64) with its values; a float TIFF or Zarr
     array as it is. A ``.npy`` output holds the float result; a TIFF output
     is written back at the input's bit depth (``rint(clip(v, 0, 1) * max)``,
-    as the CLI writes images; float for float input), tiled, one row of
-    chunks at a time; a ``.zarr`` output holds the float result. If the
-    computation fails while a ``.npy`` or TIFF output is being written, the
-    partial file is removed (a Zarr output is left as it is).
+    as the CLI writes images; float for float input), uncompressed with its
+    samples in one run, each block written where it goes; a ``.zarr`` output
+    holds the float result. Every block reads its window (chunk and halo)
+    from the input file itself, so memory holds about ``threads x 4`` float
+    chunks whatever the image's size. If the computation fails while a
+    ``.npy`` or TIFF output is being written, the partial file is removed (a
+    Zarr output is left as it is).
 
     Parameters
     ----------
@@ -1994,8 +2064,11 @@ def filter_file(input_path, output_path, filter_name: str, params: dict | None =
         data = data / work(255.0 if depth == 8 else 65535.0)
     alpha = data.ndim == 3 and data.shape[2] in (2, 4)
     colour = data[..., :-1] if alpha else data
-    if colour is x:
-        _SOURCES[x.name] = src
+    # every block reads its window straight from the file (converted there),
+    # so that no block waits, holding chunks, for its neighbours' chunks
+    _SOURCES[colour.name] = (x.name, _Converted(
+        src, colour.shape[2] if colour.ndim == 3 else None, work,
+        (255.0 if depth == 8 else 65535.0) if scaled else None))
     try:
         res = fn(colour, boundary, params)
         limit = 4 * np.prod(x.chunksize[:2]) * res.dtype.itemsize
@@ -2005,7 +2078,7 @@ def filter_file(input_path, output_path, filter_name: str, params: dict | None =
             # in-memory thread blocks (running sums): keep the chunks asked for
             res = fn(colour, boundary, {**params, "_exact": False})
     finally:
-        _SOURCES.pop(x.name, None)
+        _forget_sources(x.name)
     res = res.astype(colour.dtype, copy=False)
     if alpha:
         res = da.concatenate([res, data[..., -1:]], axis=-1)
@@ -2044,61 +2117,30 @@ def _write_tiff(path: Path, res: da.Array, unit: float, depth: int, progress: bo
         maxval = 255.0 if depth == 8 else 65535.0
         # as the CLI writes images: clip to [0, 1] in the input's unit, round
         res = da.map_blocks(_quantize, res, unit, maxval, out_dt, dtype=out_dt)
-    out_dt = res.dtype
-    h, w = res.shape[:2]
-    # tile edges must be multiples of 16
-    th = max(16, min(512, (res.chunks[0][0] // 16) * 16))
-    tw = max(16, min(512, (res.chunks[1][0] // 16) * 16))
-    strip = max(th, (res.chunks[0][0] // th) * th)
-    tail = res.shape[2:]
-
-    started = []
-
-    def tiles():
-        started.append(True)  # tifffile has opened (truncated) the file by now
-        for r0 in range(0, h, strip):
-            block = _strip(res, r0, strip, progress, scheduler)
-            for y in range(0, block.shape[0], th):
-                for c in range(0, w, tw):
-                    t = np.zeros((th, tw) + tail, dtype=out_dt)
-                    part = block[y:y + th, c:c + tw]
-                    t[:part.shape[0], :part.shape[1]] = part
-                    yield t
-
-    try:
-        tifffile.imwrite(path, tiles(), shape=res.shape, dtype=out_dt, tile=(th, tw),
+    out_dt = np.dtype(res.dtype)
+    res = _whole_pixels(res)
+    # An uncompressed TIFF with its samples in one contiguous run: each block
+    # is written where it goes, in any order, like a .npy (a tiled TIFF would
+    # have to be written tile row by tile row, holding a whole row of blocks).
+    mm = tifffile.memmap(path, shape=res.shape, dtype=out_dt,
                          photometric="rgb" if res.ndim == 3 and res.shape[2] in (3, 4)
                          else "minisblack", bigtiff=res.nbytes >= (1 << 32) - (1 << 25))
+    try:
+        target = FileArray.of_memmap(mm)
+        del mm
+        _compute(da.store(res, target, lock=False, compute=False), progress, scheduler)
     except BaseException:
-        if started:  # a half-written TIFF (an error before that left the file alone)
-            path.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)  # a half-written TIFF
         raise
-    return tuple(res.shape), np.dtype(out_dt)
-
-
-def _strip(res: da.Array, r0: int, rows: int, progress: bool, scheduler) -> np.ndarray:
-    part = res[r0:r0 + rows]
-    client = None
-    if scheduler is None:
-        try:
-            from distributed import get_client
-
-            client = get_client()
-        except (ImportError, ValueError):
-            client = None
-    if client is not None:
-        return client.compute(part).result()
-    if progress:
-        from dask.diagnostics import ProgressBar
-
-        with ProgressBar():
-            return part.compute(scheduler=scheduler)
-    return part.compute(scheduler=scheduler)
+    return tuple(res.shape), out_dt
 
 
 def _quantize(block: np.ndarray, unit: float, maxval: float, dt: np.dtype) -> np.ndarray:
-    values = np.nan_to_num(block / unit, nan=0.0, posinf=1.0, neginf=0.0)
-    return np.rint(np.clip(values, 0.0, 1.0) * maxval).astype(dt)
+    # in place: one temporary of the block, not four
+    v = np.nan_to_num(block / unit, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
+    np.clip(v, 0.0, 1.0, out=v)
+    v *= maxval
+    return np.rint(v, out=v).astype(dt)
 
 
 _FUNCS: dict[str, Callable] = {
