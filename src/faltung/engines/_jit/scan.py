@@ -26,3 +26,19 @@ def all_finite(x, chunks):
             acc += s[i] * 0
         sums[c] = acc
     return sums.sum() == 0
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def store_finite(src, c0, dst, y0, x0, rows, cols):
+    # dst[y0:, x0:][:rows, :cols] = src[:rows, c0:c0 + cols], answering "all
+    # finite?" in the same pass (one read of src instead of two). Whole
+    # C-contiguous rows go in so that the inner loop vectorises.
+    acc = src.dtype.type(0)
+    for i in range(rows):
+        s = src[i]
+        d = dst[y0 + i]
+        for j in range(cols):
+            v = s[c0 + j]
+            d[x0 + j] = v
+            acc += v * 0
+    return acc == 0
