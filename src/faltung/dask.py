@@ -463,7 +463,7 @@ class _Converted(_Lazy):
     (``channels`` of them), in ``work``, divided by ``unit`` if ``unit``."""
 
     def __init__(self, src, channels: int | None, work: np.dtype, unit: float | None):
-        self.src, self.channels, self.work, self.unit = src, channels, np.dtype(work), unit
+        self.src, self.work, self.unit = src, np.dtype(work), unit
         self.shape = tuple(src.shape[:2]) + (() if channels is None else (channels,))
         self.dtype = self.work
 
