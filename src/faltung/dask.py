@@ -363,6 +363,16 @@ def _assemble(pieces: list, plan: _Gather, fill, dtype: np.dtype) -> np.ndarray:
     return _fill(out, plan, fill)
 
 
+def _sizes(plan: _Gather) -> list[int]:
+    return [math.prod(sl.stop - sl.start for sl in dst) for _, _, _, dst in plan.reads]
+
+
+def _largest(plan: _Gather) -> int:
+    """The piece holding most of a window: sliced in the block's own task, so
+    the block runs where its chunk lives (and used in place when framed)."""
+    return int(np.argmax(_sizes(plan)))
+
+
 class _Framed:
     """A window as its centre - a chunk's samples, where the chunk lies - and
     the frame around it (see :func:`faltung.engines.separable.correlate_framed`)."""
@@ -380,9 +390,9 @@ def _framed(pieces: list, plan: _Gather, fill, dtype: np.dtype):
     """The window of :func:`_assemble` without copying its largest piece: only
     its frame is put together. Falls back to the assembled window when that
     piece is not a 2-D block of ``dtype`` with contiguous rows."""
-    k = max(range(len(pieces)), key=lambda i: pieces[i].size) if pieces else None
-    if k is None or len(plan.shape) != 2:
+    if len(plan.shape) != 2:
         return _assemble(pieces, plan, fill, dtype)
+    k = _largest(plan)
     center, (_, _, flips, (rows, cols)) = pieces[k], plan.reads[k]
     if flips or center.dtype != dtype or center.strides[1] != center.itemsize:
         return _assemble(pieces, plan, fill, dtype)
@@ -563,8 +573,8 @@ def _window_pieces(plan: _Gather, source: str, halo: str, idx: tuple[int, ...],
     piece of another chunk (chunk edges away from the block's) gets a task of
     its own in ``dsk``, so that only it travels.
     """
-    sizes = [math.prod(sl.stop - sl.start for sl in dst) for _, _, _, dst in plan.reads]
-    own = plan.reads[int(np.argmax(sizes))][0]
+    sizes = _sizes(plan)
+    own = plan.reads[_largest(plan)][0]
     out = []
     for k, (block, sl, flips, _) in enumerate(plan.reads):
         if block == own:
